@@ -1,0 +1,10 @@
+// Package redistest runs real redis-server processes on loopback for tests: a single server
+// (Start), a Redis Cluster (StartCluster) and a master with a replica and three Sentinels
+// (StartSentinel). Every process listens on a free 127.0.0.1 port, keeps its files in a
+// temporary directory of the test and is killed when the test ends.
+//
+// Tests that call it are skipped with a message when redis-server is not on PATH, unless the
+// environment sets RULEHOOK_REQUIRE_REDIS=1 (CI does), in which case they fail.
+//
+// It imports the standard library only, so any package's tests can use it.
+package redistest
