@@ -1,0 +1,468 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	testSecret = "harness-test-callout-secret-0123456789"
+	testNS     = "https://music.example.com"
+	testDomain = "tenant.example.com"
+)
+
+// fakeRulehook verifies every callout the way CONTRACT.md says rulehook must (golang-jwt, HS256
+// only, iss, aud, exp required and at most 300 s after iat, 30 s leeway, bsh over the exact body,
+// sub = user.user_id, fresh jti) and answers with decide's decision.
+type fakeRulehook struct {
+	*httptest.Server
+	issuer string
+	decide func(body calloutBody) any
+
+	mu       sync.Mutex
+	rejected []string // why callouts were rejected
+	jtis     map[string]bool
+	bodies   []calloutBody
+}
+
+type calloutBody struct {
+	User struct {
+		UserID       string         `json:"user_id"`
+		Email        string         `json:"email"`
+		AppMetadata  map[string]any `json:"app_metadata"`
+		UserMetadata map[string]any `json:"user_metadata"`
+	} `json:"user"`
+	Transaction struct {
+		ID string `json:"id"`
+	} `json:"transaction"`
+	Client struct {
+		ClientID string `json:"client_id"`
+		Name     string `json:"name"`
+	} `json:"client"`
+	Request struct {
+		IP        string `json:"ip"`
+		UserAgent string `json:"user_agent"`
+	} `json:"request"`
+}
+
+func newFakeRulehook(t *testing.T, decide func(calloutBody) any) *fakeRulehook {
+	t.Helper()
+	f := &fakeRulehook{issuer: "https://" + testDomain + "/", decide: decide, jtis: map[string]bool{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeRulehook) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		f.reject(w, "read body: %v", err)
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/post-login" {
+		f.reject(w, "%s %s; want POST /v1/post-login", r.Method, r.URL.Path)
+		return
+	}
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		f.reject(w, "no bearer token")
+		return
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithIssuer(f.issuer),
+		jwt.WithAudience(f.URL),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30*time.Second),
+	)
+	claims := jwt.MapClaims{}
+	tok, err := parser.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return []byte(testSecret), nil })
+	if err != nil {
+		f.reject(w, "token: %v", err)
+		return
+	}
+	if got := tok.Header["typ"]; got != "JWT" {
+		f.reject(w, "typ = %v; want JWT", got)
+		return
+	}
+	iat, _ := claims.GetIssuedAt()
+	exp, _ := claims.GetExpirationTime()
+	if iat == nil || exp.Sub(iat.Time) > 300*time.Second {
+		f.reject(w, "iat %v, exp %v; want exp at most 300 s after iat", iat, exp)
+		return
+	}
+	sum := sha256.Sum256(body)
+	if got, want := claims["bsh"], base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
+		f.reject(w, "bsh = %v; want %v", got, want)
+		return
+	}
+	var top map[string]json.RawMessage
+	var cb calloutBody
+	if err := json.Unmarshal(body, &top); err != nil {
+		f.reject(w, "body: %v", err)
+		return
+	}
+	if keys := sortedKeys(top); !slices.Equal(keys, []string{"client", "request", "transaction", "user"}) {
+		f.reject(w, "body keys = %v; want client, request, transaction, user", keys)
+		return
+	}
+	if err := json.Unmarshal(body, &cb); err != nil {
+		f.reject(w, "body: %v", err)
+		return
+	}
+	if sub, _ := claims.GetSubject(); sub != cb.User.UserID || sub == "" {
+		f.reject(w, "sub = %q; want user_id %q", sub, cb.User.UserID)
+		return
+	}
+	jti, _ := claims["jti"].(string)
+	f.mu.Lock()
+	seen := f.jtis[jti]
+	f.jtis[jti] = true
+	f.bodies = append(f.bodies, cb)
+	f.mu.Unlock()
+	if jti == "" || seen {
+		f.reject(w, "jti %q empty or reused", jti)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(f.decide(cb))
+}
+
+func (f *fakeRulehook) reject(w http.ResponseWriter, format string, args ...any) {
+	f.mu.Lock()
+	f.rejected = append(f.rejected, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, `{"error":"unauthorized","message":"invalid callout token"}`)
+}
+
+func (f *fakeRulehook) Rejected() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rejected)
+}
+
+// decideByPlays is a CONTRACT-shaped decision: playlist_editor at >= 100 plays, other roles kept,
+// displayName defaulted, the changes returned for writeMode ("rulehook" or "action").
+func decideByPlays(plays map[string]int, writeMode string) func(calloutBody) any {
+	return func(b calloutBody) any {
+		n := plays[b.User.UserID]
+		var roles []string
+		had := false
+		if list, ok := b.User.AppMetadata["roles"].([]any); ok {
+			for _, r := range list {
+				if s, ok := r.(string); ok {
+					if s == "playlist_editor" {
+						had = true
+						continue
+					}
+					roles = append(roles, s)
+				}
+			}
+		}
+		if n >= 100 {
+			roles = append(roles, "playlist_editor")
+		}
+		if roles == nil {
+			roles = []string{}
+		}
+		app, user := map[string]any{}, map[string]any{}
+		if had != (n >= 100) {
+			app["roles"] = roles
+		}
+		if dn, _ := b.User.UserMetadata["displayName"].(string); dn == "" {
+			user["displayName"] = "user"
+		}
+		writer := "none"
+		if len(app)+len(user) > 0 {
+			writer = writeMode
+		}
+		return map[string]any{
+			"user_id": b.User.UserID, "plays": n, "roles": roles,
+			"app_metadata": app, "user_metadata": user, "written_by": writer, "degraded": []string{},
+		}
+	}
+}
+
+func secrets(url string, extra ...string) map[string]string {
+	s := map[string]string{
+		"RULEHOOK_URL":    url,
+		"CALLOUT_SECRET":  testSecret,
+		"CLAIM_NAMESPACE": testNS,
+		"AUTH0_DOMAIN":    testDomain,
+		"TIMEOUT_MS":      "3000",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		s[extra[i]] = extra[i+1]
+	}
+	return s
+}
+
+// run runs the login, skipping the test when node is not installed.
+func run(t *testing.T, l Login) (Result, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	res, err := Run(ctx, l)
+	if errors.Is(err, ErrNodeMissing) {
+		t.Skip("node is not installed")
+	}
+	return res, err
+}
+
+func mustRun(t *testing.T, l Login) Result {
+	t.Helper()
+	res, err := run(t, l)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res
+}
+
+func checkLogsClean(t *testing.T, res Result, email string) {
+	t.Helper()
+	for _, line := range res.Logs {
+		if strings.Contains(line, testSecret) || strings.Contains(line, "eyJ") || (email != "" && strings.Contains(line, email)) {
+			t.Errorf("log line %q holds a secret, token or email", line)
+		}
+	}
+}
+
+func TestEditorTokenVerifiedByGo(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(map[string]int{"auth0|editor": 150}, "rulehook"))
+	login := Login{
+		User: User{
+			ID: "auth0|editor", Email: "ed@example.com",
+			AppMetadata:  map[string]any{"roles": []string{"admin"}},
+			UserMetadata: map[string]any{"displayName": "Ed"},
+		},
+		Secrets:       secrets(rh.URL),
+		TransactionID: "tx-42", ClientID: "app-1", ClientName: "Music", IP: "198.51.100.1", UserAgent: "ua/1",
+	}
+	for range 2 { // twice: the second callout needs a fresh jti
+		res := mustRun(t, login)
+		if got := rh.Rejected(); len(got) > 0 {
+			t.Fatalf("rulehook rejected the Action's callout: %v", got)
+		}
+		want := []any{"admin", "playlist_editor"}
+		claim := testNS + "/roles"
+		if got := res.IDTokenClaims[claim]; !reflect.DeepEqual(got, want) {
+			t.Errorf("ID token %s = %v; want %v", claim, got, want)
+		}
+		if got := res.AccessTokenClaims[claim]; !reflect.DeepEqual(got, want) {
+			t.Errorf("access token %s = %v; want %v", claim, got, want)
+		}
+		if roles, ok := res.Roles(testNS + "/"); !ok || !slices.Equal(roles, []string{"admin", "playlist_editor"}) {
+			t.Errorf("Roles() = %v, %v; want [admin playlist_editor], true", roles, ok)
+		}
+		if len(res.AppMetadataSet)+len(res.UserMetadataSet) > 0 || res.Denied {
+			t.Errorf("metadata set %v %v, denied %v; want nothing set, not denied", res.AppMetadataSet, res.UserMetadataSet, res.Denied)
+		}
+		checkLogsClean(t, res, "ed@example.com")
+	}
+	b := rh.bodies[0]
+	if b.Transaction.ID != "tx-42" || b.Client.ClientID != "app-1" || b.Client.Name != "Music" ||
+		b.Request.IP != "198.51.100.1" || b.Request.UserAgent != "ua/1" || b.User.Email != "ed@example.com" {
+		t.Errorf("callout body = %+v; want the login's transaction, client, request and email", b)
+	}
+}
+
+func TestNonEditorClaims(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(map[string]int{"auth0|fan": 99}, "rulehook"))
+	res := mustRun(t, Login{
+		User:    User{ID: "auth0|fan", AppMetadata: map[string]any{"roles": []string{"playlist_editor", "beta"}}},
+		Secrets: secrets(rh.URL),
+	})
+	if got := rh.Rejected(); len(got) > 0 {
+		t.Fatalf("rejected: %v", got)
+	}
+	if roles, _ := res.Roles(testNS); !slices.Equal(roles, []string{"beta"}) {
+		t.Errorf("roles = %v; want [beta]", roles)
+	}
+}
+
+func TestActionWriteModeSetsMetadata(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(map[string]int{"auth0|new": 100}, "action"))
+	res := mustRun(t, Login{User: User{ID: "auth0|new"}, Secrets: secrets(rh.URL)})
+	if got := rh.Rejected(); len(got) > 0 {
+		t.Fatalf("rejected: %v", got)
+	}
+	if got, want := res.AppMetadataSet, map[string]any{"roles": []any{"playlist_editor"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("AppMetadataSet = %v; want %v", got, want)
+	}
+	if got, want := res.UserMetadataSet, map[string]any{"displayName": "user"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("UserMetadataSet = %v; want %v", got, want)
+	}
+}
+
+func TestIssuerFromHostnameWithoutAuth0Domain(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(nil, "rulehook"))
+	rh.issuer = "https://login.example.com/"
+	s := secrets(rh.URL)
+	delete(s, "AUTH0_DOMAIN")
+	mustRun(t, Login{User: User{ID: "auth0|1"}, Secrets: s, Hostname: "login.example.com"})
+	if got := rh.Rejected(); len(got) > 0 {
+		t.Fatalf("rejected: %v", got)
+	}
+	if len(rh.bodies) != 1 {
+		t.Fatalf("callouts = %d; want 1", len(rh.bodies))
+	}
+}
+
+// TestVerifierRejectsWrongSecret is the negative control: a token signed with another key is
+// refused, and the Action then fails open with the user's current roles.
+func TestVerifierRejectsWrongSecret(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(map[string]int{"auth0|1": 500}, "rulehook"))
+	res := mustRun(t, Login{
+		User:    User{ID: "auth0|1", AppMetadata: map[string]any{"roles": []string{"admin"}}},
+		Secrets: secrets(rh.URL, "CALLOUT_SECRET", strings.Repeat("x", 40)),
+	})
+	if got := rh.Rejected(); len(got) != 1 || !strings.Contains(got[0], "signature") {
+		t.Errorf("rejections = %q; want one bad signature", got)
+	}
+	if roles, _ := res.Roles(testNS); !slices.Equal(roles, []string{"admin"}) || res.Denied {
+		t.Errorf("roles = %v, denied %v; want [admin] (fail-open), not denied", roles, res.Denied)
+	}
+}
+
+func TestRulehookDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	user := User{ID: "auth0|1", Email: "jo@example.com", AppMetadata: map[string]any{"roles": []string{"admin", "playlist_editor"}}}
+
+	open := mustRun(t, Login{User: user, Secrets: secrets(url)})
+	if roles, _ := open.Roles(testNS); !slices.Equal(roles, []string{"admin", "playlist_editor"}) || open.Denied {
+		t.Errorf("open: roles = %v, denied %v; want current roles, not denied", roles, open.Denied)
+	}
+	checkLogsClean(t, open, user.Email)
+
+	closed := mustRun(t, Login{User: user, Secrets: secrets(url, "FAILURE_POLICY", "closed")})
+	if !closed.Denied || closed.DenyReason == "" || len(closed.IDTokenClaims) > 0 {
+		t.Errorf("closed: denied %v (%q), claims %v; want denied with a reason, no claims", closed.Denied, closed.DenyReason, closed.IDTokenClaims)
+	}
+}
+
+func TestRunnerEvent(t *testing.T) {
+	src := `exports.onExecutePostLogin = async (event, api) => {
+  console.log('hello', 42);
+  api.idToken.setCustomClaim('event', {
+    user: event.user, secrets: event.secrets, transaction: event.transaction,
+    client: event.client, request: event.request, tenant: event.tenant,
+  });
+  api.accessToken.setCustomClaim('undef', undefined);
+  api.user.setAppMetadata('gone', null);
+  api.user.setUserMetadata('displayName', 'x');
+  api.access.deny('nope');
+};`
+	res := mustRun(t, Login{User: User{ID: "auth0|1"}, Secrets: map[string]string{"A": "b"}, Source: src})
+	ev, _ := res.IDTokenClaims["event"].(map[string]any)
+	var got struct {
+		User struct {
+			UserID       string         `json:"user_id"`
+			AppMetadata  map[string]any `json:"app_metadata"`
+			UserMetadata map[string]any `json:"user_metadata"`
+		} `json:"user"`
+		Secrets     map[string]string `json:"secrets"`
+		Transaction struct{ ID string }
+		Client      struct {
+			ClientID string `json:"client_id"`
+		}
+		Request struct{ IP, Hostname string }
+		Tenant  struct{ ID string }
+	}
+	raw, _ := json.Marshal(ev)
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.User.UserID != "auth0|1" || got.User.AppMetadata == nil || got.User.UserMetadata == nil {
+		t.Errorf("event.user = %+v; want user_id and {} metadata", got.User)
+	}
+	if got.Secrets["A"] != "b" || got.Transaction.ID == "" || got.Client.ClientID != "rulehook-harness" ||
+		got.Request.IP != "127.0.0.1" || got.Request.Hostname != "rulehook-dev.local" || got.Tenant.ID == "" {
+		t.Errorf("event = %s; want the defaults", raw)
+	}
+	if v, ok := res.AccessTokenClaims["undef"]; !ok || v != nil {
+		t.Errorf("undefined claim = %v, %v; want nil, true", v, ok)
+	}
+	if v, ok := res.AppMetadataSet["gone"]; !ok || v != nil {
+		t.Errorf("AppMetadataSet[gone] = %v, %v; want nil, true", v, ok)
+	}
+	if res.UserMetadataSet["displayName"] != "x" || !res.Denied || res.DenyReason != "nope" {
+		t.Errorf("result = %+v; want displayName x, denied nope", res)
+	}
+	if want := []string{"hello 42"}; !slices.Equal(res.Logs, want) {
+		t.Errorf("Logs = %q; want %q", res.Logs, want)
+	}
+}
+
+func TestActionThrew(t *testing.T) {
+	src := `exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('before', 1);
+  throw new Error('boom');
+};`
+	res, err := run(t, Login{User: User{ID: "auth0|1"}, Source: src})
+	if !errors.Is(err, ErrActionThrew) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Run error = %v; want ErrActionThrew with the message", err)
+	}
+	if res.IDTokenClaims["before"] != float64(1) {
+		t.Errorf("IDTokenClaims = %v; want the claim set before the throw", res.IDTokenClaims)
+	}
+}
+
+func TestRunnerFailure(t *testing.T) {
+	_, err := run(t, Login{User: User{ID: "auth0|1"}, Source: "this is not javascript"})
+	if err == nil || errors.Is(err, ErrActionThrew) || !strings.Contains(err.Error(), "SyntaxError") {
+		t.Errorf("Run error = %v; want a runner failure naming the SyntaxError", err)
+	}
+}
+
+func TestNodeMissing(t *testing.T) {
+	_, err := Run(t.Context(), Login{User: User{ID: "auth0|1"}, Node: "no-such-node-binary-rulehook"})
+	if !errors.Is(err, ErrNodeMissing) {
+		t.Errorf("Run error = %v; want ErrNodeMissing", err)
+	}
+}
+
+func TestContextEnds(t *testing.T) {
+	src := `exports.onExecutePostLogin = () => new Promise(() => setInterval(() => {}, 1000));`
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := Run(ctx, Login{User: User{ID: "auth0|1"}, Source: src})
+	if errors.Is(err, ErrNodeMissing) {
+		t.Skip("node is not installed")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run error = %v; want context.DeadlineExceeded", err)
+	}
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
