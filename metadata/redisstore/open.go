@@ -1,0 +1,166 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// DefaultTimeout bounds each dial, read and write (and the wait for a pooled connection) when
+// Options.Timeout is zero. Redis answers in well under a millisecond; anything slower than this
+// is an outage that the login path must not wait for.
+const DefaultTimeout = 300 * time.Millisecond
+
+// DefaultMaxRetries is how many times a command that is safe to repeat is re-sent after a
+// network failure when Options.MaxRetries is zero.
+const DefaultMaxRetries = 1
+
+// Options says which Redis to use: exactly one of URL, ClusterAddrs or SentinelAddrs.
+type Options struct {
+	// URL of a single Redis: redis://[[user]:password@]host[:port][/db] or rediss:// for TLS
+	// (REDIS_URL). Query parameters go-redis understands (dial_timeout, pool_size, ...) are honoured.
+	URL string
+	// ClusterAddrs are seed nodes of a Redis Cluster, host:port (REDIS_CLUSTER_ADDRS).
+	ClusterAddrs []string
+	// SentinelAddrs are Sentinels, host:port, monitoring SentinelMaster
+	// (REDIS_SENTINEL_ADDRS, REDIS_SENTINEL_MASTER).
+	SentinelAddrs  []string
+	SentinelMaster string
+
+	// Username, Password and TLSConfig apply to Cluster nodes and to the Sentinels' master; a URL
+	// carries its own.
+	Username, Password string
+	TLSConfig          *tls.Config
+
+	// Timeout bounds every dial, read, write and pool wait; DefaultTimeout when zero. Context
+	// deadlines are honoured as well, so a caller's shorter deadline wins.
+	Timeout time.Duration
+	// MaxRetries is how often an idempotent command is re-sent after a network failure:
+	// DefaultMaxRetries when zero, none when negative. Non-idempotent commands are never re-sent.
+	MaxRetries int
+	// PoolSize is the number of connections per node; go-redis's default (10 per CPU) when zero.
+	PoolSize int
+}
+
+// Open returns a client for the Redis that opts names. It does not connect: the first command
+// does, so a process can start (and report not ready) while Redis is down. The client returned
+// is a *redis.Client for a URL or Sentinel and a *redis.ClusterClient for a Cluster; the caller
+// closes it. Open returns an error wrapping metadata.ErrInvalid when opts is incomplete or
+// contradictory; the error never repeats a password.
+func Open(opts Options) (redis.UniversalClient, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	retries := opts.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = -1 // go-redis: -1 disables retries
+	}
+
+	switch {
+	case len(opts.ClusterAddrs) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:    opts.ClusterAddrs,
+			Username: opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
+			ContextTimeoutEnabled: true,
+			DialerRetries:         1,
+			MaxRetries:            retries,
+			MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
+			PoolSize: opts.PoolSize,
+		}), nil
+	case len(opts.SentinelAddrs) > 0:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:    opts.SentinelMaster,
+			SentinelAddrs: opts.SentinelAddrs,
+			Username:      opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
+			ContextTimeoutEnabled: true,
+			DialerRetries:         1,
+			MaxRetries:            retries,
+			MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
+			PoolSize: opts.PoolSize,
+		}), nil
+	}
+	o, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: redis URL: %v", metadata.ErrInvalid, scrub(err))
+	}
+	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
+		if *d == 0 {
+			*d = timeout
+		}
+	}
+	o.ContextTimeoutEnabled = true
+	o.DialerRetries = 1
+	if o.MaxRetries == 0 {
+		o.MaxRetries = retries
+	}
+	o.MinRetryBackoff, o.MaxRetryBackoff = 5*time.Millisecond, 50*time.Millisecond
+	if o.PoolSize == 0 {
+		o.PoolSize = opts.PoolSize
+	}
+	return redis.NewClient(o), nil
+}
+
+func (o Options) validate() error {
+	var set int
+	for _, b := range []bool{o.URL != "", len(o.ClusterAddrs) > 0, len(o.SentinelAddrs) > 0} {
+		if b {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return fmt.Errorf("%w: no Redis given: set a URL, Cluster addresses or Sentinel addresses", metadata.ErrInvalid)
+	case set > 1:
+		return fmt.Errorf("%w: give only one of a Redis URL, Cluster addresses or Sentinel addresses", metadata.ErrInvalid)
+	case o.Timeout < 0:
+		return fmt.Errorf("%w: Redis timeout is negative", metadata.ErrInvalid)
+	case len(o.SentinelAddrs) > 0 && o.SentinelMaster == "":
+		return fmt.Errorf("%w: Sentinel addresses need the master name", metadata.ErrInvalid)
+	case len(o.SentinelAddrs) == 0 && o.SentinelMaster != "":
+		return fmt.Errorf("%w: a Sentinel master name needs Sentinel addresses", metadata.ErrInvalid)
+	}
+	for _, addr := range append(o.ClusterAddrs, o.SentinelAddrs...) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%w: Redis address %q is not host:port", metadata.ErrInvalid, addr)
+		}
+	}
+	if o.URL == "" {
+		return nil
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return fmt.Errorf("%w: Redis URL: %v", metadata.ErrInvalid, scrub(err))
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("%w: Redis URL scheme must be redis or rediss", metadata.ErrInvalid)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%w: Redis URL has no host", metadata.ErrInvalid)
+	}
+	return nil
+}
+
+// scrub drops the URL (which may hold a password) from a URL parsing error.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
