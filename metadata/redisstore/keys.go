@@ -25,8 +25,9 @@ func userAuditKey(userID string) string {
 
 // The queue: one hash per user holding the pending write, a sorted set scheduling every user
 // (score: when the entry may be claimed, in Unix ms; for a leased entry, when its lease ends),
-// and a hash of current leases (user -> "<version> <consumer>").
+// a hash of current leases (user -> "<version> <consumer>") and the sequence of versions.
 const (
+	queueSeq    = queueTag + "seq"
 	queueSched  = queueTag + "sched"
 	queueLeases = queueTag + "leases"
 	queueEntry  = queueTag + "entry:"

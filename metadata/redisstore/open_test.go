@@ -16,6 +16,7 @@ import (
 )
 
 func TestOpenRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts redisstore.Options
@@ -48,6 +49,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 }
 
 func TestOpenKinds(t *testing.T) {
+	t.Parallel()
 	rdb, err := redisstore.Open(redisstore.Options{URL: "rediss://:pw@127.0.0.1:6390/2"})
 	if err != nil {
 		t.Fatalf("Open(rediss) err = %v", err)
@@ -91,6 +93,7 @@ func TestOpenKinds(t *testing.T) {
 // TestOutageAndRecovery stops Redis under a live client: every call fails fast with
 // ErrUnavailable (never redis.Nil), and the same client works again once Redis is back.
 func TestOutageAndRecovery(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	store, _ := open(t, redisstore.Options{URL: srv.URL()})
 	ctx := context.Background()
@@ -108,6 +111,12 @@ func TestOutageAndRecovery(t *testing.T) {
 		"SetFavGenre": func() error { return store.SetFavGenre(ctx, "auth0|1", "jazz") },
 		"Songs":       func() error { _, err := store.Songs(ctx, "auth0|1"); return err },
 		"AddSong":     func() error { _, err := store.AddSong(ctx, "auth0|1", "x"); return err },
+		"Put":         func() error { return store.Put(ctx, metadata.QueueEntry{UserID: "auth0|1", Rerun: true}) },
+		"Claim":       func() error { _, err := store.Claim(ctx, "c", 1, time.Second); return err },
+		"Done":        func() error { return store.Done(ctx, metadata.QueueEntry{UserID: "auth0|1", Version: 1}) },
+		"Retry":       func() error { return store.Retry(ctx, metadata.QueueEntry{UserID: "auth0|1"}, time.Now()) },
+		"Depth":       func() error { _, err := store.Depth(ctx); return err },
+		"Pending":     func() error { _, err := store.Pending(ctx, "auth0|1"); return err },
 	}
 	for name, call := range calls {
 		start := time.Now()

@@ -27,6 +27,7 @@ func newStore(t *testing.T) (*redisstore.Store, redis.UniversalClient, *redistes
 }
 
 func TestBeginLogin(t *testing.T) {
+	t.Parallel()
 	store, rdb, _ := newStore(t)
 	ctx := context.Background()
 	user := "auth0|login"
@@ -145,6 +146,7 @@ func commandStats(t *testing.T, srv *redistest.Server) map[string]int {
 }
 
 func TestPlays(t *testing.T) {
+	t.Parallel()
 	store, rdb, _ := newStore(t)
 	ctx := context.Background()
 	user := "google-oauth2|42"
@@ -175,6 +177,7 @@ func TestPlays(t *testing.T) {
 }
 
 func TestRecordPlayConcurrent(t *testing.T) {
+	t.Parallel()
 	store, _, _ := newStore(t)
 	ctx := context.Background()
 	const n = 200
@@ -200,6 +203,7 @@ func TestRecordPlayConcurrent(t *testing.T) {
 }
 
 func TestFavGenre(t *testing.T) {
+	t.Parallel()
 	store, _, _ := newStore(t)
 	ctx := context.Background()
 	if _, err := store.FavGenre(ctx, "auth0|g"); !errors.Is(err, metadata.ErrNotFound) {
@@ -222,6 +226,7 @@ func TestFavGenre(t *testing.T) {
 }
 
 func TestSongs(t *testing.T) {
+	t.Parallel()
 	store, _, _ := newStore(t)
 	ctx := context.Background()
 	user := "auth0|songs"
@@ -252,6 +257,7 @@ func TestSongs(t *testing.T) {
 }
 
 func TestAddSongConcurrentAndBounded(t *testing.T) {
+	t.Parallel()
 	store, _, _ := newStore(t)
 	ctx := context.Background()
 	user := "auth0|many"

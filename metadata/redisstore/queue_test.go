@@ -1,0 +1,407 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+)
+
+func TestQueuePutMerges(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 123456789, time.UTC)
+	user := "auth0|merge"
+
+	must(t, store.Put(ctx, metadata.QueueEntry{
+		UserID: user, Reason: metadata.ReasonAPI, RequestID: "r1", Enqueued: t0,
+		Explicit: metadata.Patch{
+			UserMetadata: map[string]any{"displayName": "Ann", "theme": "dark"},
+			AppMetadata:  map[string]any{"plan": "free"},
+		},
+	}))
+	must(t, store.Put(ctx, metadata.QueueEntry{
+		UserID: user, Rerun: true, Reason: metadata.ReasonLogin, RequestID: "r2", Enqueued: t0.Add(time.Hour),
+		Explicit: metadata.Patch{UserMetadata: map[string]any{"displayName": "Bo"}},
+		Version:  99, Attempts: 7, // ignored
+	}))
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Reason: metadata.ReasonPlay}))
+
+	got, err := store.Pending(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metadata.QueueEntry{
+		UserID: user, Rerun: true, Reason: metadata.ReasonPlay, RequestID: "", Version: got.Version, Attempts: 0, Enqueued: t0,
+		Explicit: metadata.Patch{
+			UserMetadata: map[string]any{"displayName": "Bo", "theme": "dark"},
+			AppMetadata:  map[string]any{"plan": "free"},
+		},
+	}
+	if got.Version < 3 {
+		t.Errorf("Version after three Puts = %d; want >= 3 (it grows with every Put)", got.Version)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Pending after three Puts =\n%+v\nwant\n%+v", got, want)
+	}
+	if d, _ := store.Depth(ctx); d != 1 {
+		t.Errorf("Depth = %d; want 1", d)
+	}
+	if _, err := store.Pending(ctx, "auth0|nobody"); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("Pending(no entry) err = %v; want ErrNotFound", err)
+	}
+}
+
+func TestQueueKeepsValuesExact(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	in := map[string]any{
+		"empty":  []any{},
+		"nested": map[string]any{"a": []any{"x", map[string]any{}}, "b": nil},
+		"big":    json.Number("12345678901234567890"),
+		"gone":   nil,
+		"flag":   false,
+	}
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: "auth0|exact", Explicit: metadata.Patch{UserMetadata: in}}))
+	got, err := store.Claim(ctx, "c1", 10, time.Minute)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Claim = %v, %v; want one entry", got, err)
+	}
+	want, _ := json.Marshal(in)
+	have, _ := json.Marshal(got[0].Explicit.UserMetadata)
+	if string(have) != string(want) {
+		t.Errorf("queued values came back as %s; want %s", have, want)
+	}
+	if got[0].Explicit.AppMetadata != nil {
+		t.Errorf("AppMetadata = %v; want nil (nothing queued there)", got[0].Explicit.AppMetadata)
+	}
+}
+
+func TestQueueConcurrentPutsOneEntry(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			must(t, store.Put(ctx, metadata.QueueEntry{UserID: "auth0|storm", Rerun: i == 17, Reason: metadata.ReasonLogin}))
+		})
+	}
+	wg.Wait()
+	if d, _ := store.Depth(ctx); d != 1 {
+		t.Errorf("Depth after 50 concurrent Puts of one user = %d; want 1", d)
+	}
+	e, err := store.Pending(ctx, "auth0|storm")
+	if err != nil || e.Version < 50 || !e.Rerun {
+		t.Errorf("Pending = version %d rerun %v, %v; want version >= 50, rerun true", e.Version, e.Rerun, err)
+	}
+}
+
+// TestQueueOneConsumerPerUser runs four consumers against a producer that keeps re-queueing 30
+// users: a user is never held by two consumers at once, versions of a user are applied in
+// increasing order, and the last version applied for each user is its newest.
+func TestQueueOneConsumerPerUser(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	const users, puts = 30, 600
+	userID := func(i int) string { return fmt.Sprintf("auth0|u%02d", i) }
+
+	var (
+		mu       sync.Mutex
+		holding  = map[string]string{}
+		applied  = map[string]int64{}
+		newest   = map[string]int64{}
+		overlap  atomic.Int64
+		producer = make(chan struct{})
+	)
+	go func() {
+		defer close(producer)
+		for range puts {
+			u := userID(rand.IntN(users))
+			// Under mu no consumer can record or acknowledge an application, so the entry is
+			// still there to read the version this Put gave it.
+			mu.Lock()
+			err := store.Put(ctx, metadata.QueueEntry{UserID: u, Rerun: true, Reason: metadata.ReasonLogin})
+			e, perr := store.Pending(ctx, u)
+			newest[u] = e.Version
+			mu.Unlock()
+			if err := errors.Join(err, perr); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for c := range 4 {
+		name := fmt.Sprintf("consumer-%d", c)
+		wg.Go(func() {
+			for {
+				entries, err := store.Claim(ctx, name, 3, 10*time.Second)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(entries) == 0 {
+					select {
+					case <-producer:
+						if d, _ := store.Depth(ctx); d == 0 {
+							return
+						}
+					default:
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				for _, e := range entries {
+					mu.Lock()
+					if other, held := holding[e.UserID]; held {
+						overlap.Add(1)
+						t.Errorf("%s got %s while %s holds it", name, e.UserID, other)
+					}
+					holding[e.UserID] = name
+					mu.Unlock()
+					time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // "apply"
+					mu.Lock()
+					delete(holding, e.UserID)
+					if e.Version <= applied[e.UserID] {
+						t.Errorf("%s applied version %d of %s after version %d", name, e.Version, e.UserID, applied[e.UserID])
+					}
+					applied[e.UserID] = e.Version
+					mu.Unlock()
+					if err := store.Done(ctx, e); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for u, n := range newest {
+		if applied[u] != n {
+			t.Errorf("last version applied for %s = %d; want %d (its newest)", u, applied[u], n)
+		}
+	}
+}
+
+func TestQueueLeaseExpiry(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: "auth0|lease", Rerun: true}))
+	first, err := store.Claim(ctx, "a", 10, 200*time.Millisecond)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("Claim(a) = %v, %v; want one entry", first, err)
+	}
+	start := time.Now()
+	if got, _ := store.Claim(ctx, "b", 10, time.Minute); len(got) != 0 {
+		t.Fatalf("Claim(b) during a's lease = %v; want none", got)
+	}
+	// a "dies"; b polls until the lease has ended.
+	var got []metadata.QueueEntry
+	waitFor(t, 3*time.Second, func() error {
+		got, err = store.Claim(ctx, "b", 10, time.Minute)
+		if err != nil || len(got) == 0 {
+			return fmt.Errorf("nothing claimed yet (%v)", err)
+		}
+		return nil
+	})
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("b got the entry after %s; want after a's 200ms lease", d)
+	}
+	if got[0].UserID != "auth0|lease" || got[0].Version != 1 {
+		t.Errorf("b claimed %+v; want auth0|lease version 1", got[0])
+	}
+}
+
+func TestQueueStaleDoneKeepsNewerEntry(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	user := "auth0|stale"
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Explicit: metadata.DisplayNamePatch("old")}))
+	a, _ := store.Claim(ctx, "a", 1, time.Minute)
+	if len(a) != 1 {
+		t.Fatalf("Claim(a) = %v; want one entry", a)
+	}
+	// A newer write arrives while a applies version 1: it must not reach another consumer yet.
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Explicit: metadata.DisplayNamePatch("new")}))
+	if got, _ := store.Claim(ctx, "b", 1, time.Minute); len(got) != 0 {
+		t.Fatalf("Claim(b) while a holds the user = %v; want none", got)
+	}
+	must(t, store.Done(ctx, a[0]))
+	b, _ := store.Claim(ctx, "b", 1, time.Minute)
+	if len(b) != 1 || b[0].Version <= a[0].Version || b[0].Explicit.UserMetadata["displayName"] != "new" {
+		t.Fatalf("Claim(b) after a's stale Done = %+v; want a newer version with displayName new", b)
+	}
+	must(t, store.Done(ctx, b[0]))
+	if d, _ := store.Depth(ctx); d != 0 {
+		t.Errorf("Depth after Done of the newest version = %d; want 0", d)
+	}
+	must(t, store.Done(ctx, b[0])) // again: nothing left, no error
+}
+
+func TestQueueRetry(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	user := "auth0|retry"
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
+	e, _ := store.Claim(ctx, "a", 1, time.Minute)
+	if len(e) != 1 {
+		t.Fatal("nothing claimed")
+	}
+	start := time.Now()
+	must(t, store.Retry(ctx, e[0], start.Add(300*time.Millisecond)))
+	if got, _ := store.Claim(ctx, "b", 1, time.Minute); len(got) != 0 {
+		t.Fatalf("Claim right after Retry = %v; want none until notBefore", got)
+	}
+	var got []metadata.QueueEntry
+	waitFor(t, 3*time.Second, func() error {
+		got, _ = store.Claim(ctx, "b", 1, time.Minute)
+		if len(got) == 0 {
+			return errors.New("not due yet")
+		}
+		return nil
+	})
+	if d := time.Since(start); d < 280*time.Millisecond {
+		t.Errorf("entry due again after %s; want >= 300ms", d)
+	}
+	if got[0].Attempts != 1 || got[0].Version != e[0].Version {
+		t.Errorf("entry after one Retry: attempts %d version %d; want 1, %d", got[0].Attempts, got[0].Version, e[0].Version)
+	}
+
+	// A Put makes an entry in backoff due now.
+	must(t, store.Retry(ctx, got[0], time.Now().Add(time.Hour)))
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
+	now, _ := store.Claim(ctx, "c", 1, time.Minute)
+	if len(now) != 1 || now[0].Attempts != 2 || now[0].Version <= got[0].Version {
+		t.Fatalf("Claim after Put on a backed-off entry = %+v; want it due now with attempts 2, a newer version", now)
+	}
+}
+
+func TestQueueStaleRetryLeavesNewerLease(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	user := "auth0|slow"
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
+	a, _ := store.Claim(ctx, "a", 1, 50*time.Millisecond)
+	if len(a) != 1 {
+		t.Fatal("nothing claimed")
+	}
+	time.Sleep(80 * time.Millisecond) // a overruns its lease
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
+	b, _ := store.Claim(ctx, "b", 1, time.Minute)
+	if len(b) != 1 || b[0].Version <= a[0].Version {
+		t.Fatalf("Claim(b) = %+v; want a newer version than %d", b, a[0].Version)
+	}
+	must(t, store.Retry(ctx, a[0], time.Now().Add(time.Hour))) // a's late failure report
+	must(t, store.Done(ctx, a[0]))                             // or a late success report
+	if got, _ := store.Claim(ctx, "c", 1, time.Minute); len(got) != 0 {
+		t.Fatalf("Claim(c) while b holds version 2 = %+v; want none", got)
+	}
+	if e, _ := store.Pending(ctx, user); e.Attempts != 0 || e.Version != b[0].Version {
+		t.Errorf("entry after a's stale reports: attempts %d version %d; want 0, %d", e.Attempts, e.Version, b[0].Version)
+	}
+	must(t, store.Done(ctx, b[0]))
+	if d, _ := store.Depth(ctx); d != 0 {
+		t.Errorf("Depth = %d; want 0", d)
+	}
+}
+
+// TestQueueLateDoneAfterReuse: a consumer that overran its lease acknowledges after another
+// consumer applied and finished the entry and a new entry of the same user was queued: the new
+// entry must survive (versions are never reused).
+func TestQueueLateDoneAfterReuse(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	user := "auth0|aba"
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
+	a, _ := store.Claim(ctx, "a", 1, 30*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	b, _ := store.Claim(ctx, "b", 1, time.Minute)
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("claims = %v, %v; want one entry each", a, b)
+	}
+	must(t, store.Done(ctx, b[0]))
+	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Explicit: metadata.DisplayNamePatch("later")}))
+	must(t, store.Done(ctx, a[0])) // late
+	e, err := store.Pending(ctx, user)
+	if err != nil || e.Explicit.UserMetadata["displayName"] != "later" {
+		t.Errorf("Pending after a late Done = %+v, %v; want the new entry", e, err)
+	}
+}
+
+// TestQueueSurvivesProcessRestart: entries written by one process (client) are claimed by the
+// next, and an entry leased by a process that died comes back when its lease ends.
+func TestQueueSurvivesProcessRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	first, rdb1 := open(t, redisstore.Options{URL: srv.URL()})
+	must(t, first.Put(ctx, metadata.QueueEntry{UserID: "auth0|p1", Explicit: metadata.DisplayNamePatch("Kim")}))
+	must(t, first.Put(ctx, metadata.QueueEntry{UserID: "auth0|p2", Rerun: true}))
+	if got, _ := first.Claim(ctx, "dying", 1, 100*time.Millisecond); len(got) != 1 {
+		t.Fatalf("claimed %d entries; want 1", len(got))
+	}
+	rdb1.Close() // the process is gone
+
+	second, _ := open(t, redisstore.Options{URL: srv.URL()})
+	got := map[string]metadata.QueueEntry{}
+	waitFor(t, 3*time.Second, func() error {
+		entries, err := second.Claim(ctx, "next", 10, time.Minute)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			got[e.UserID] = e
+		}
+		if len(got) < 2 {
+			return fmt.Errorf("have %d of 2 entries", len(got))
+		}
+		return nil
+	})
+	if got["auth0|p1"].Explicit.UserMetadata["displayName"] != "Kim" || !got["auth0|p2"].Rerun {
+		t.Errorf("entries after restart = %+v; want both, intact", got)
+	}
+}
+
+func TestQueueRejectsBadArguments(t *testing.T) {
+	t.Parallel()
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"Put no user":    store.Put(ctx, metadata.QueueEntry{}),
+		"Put not JSON":   store.Put(ctx, metadata.QueueEntry{UserID: "u", Explicit: metadata.Patch{AppMetadata: map[string]any{"f": func() {}}}}),
+		"Claim n=0":      second(store.Claim(ctx, "c", 0, time.Second)),
+		"Claim n>max":    second(store.Claim(ctx, "c", redisstore.MaxClaim+1, time.Second)),
+		"Claim no lease": second(store.Claim(ctx, "c", 1, 0)),
+		"Claim consumer": second(store.Claim(ctx, "", 1, time.Second)),
+		"Done no user":   store.Done(ctx, metadata.QueueEntry{}),
+		"Retry no user":  store.Retry(ctx, metadata.QueueEntry{}, time.Now()),
+	} {
+		if !errors.Is(err, metadata.ErrInvalid) {
+			t.Errorf("%s: err = %v; want ErrInvalid", name, err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
