@@ -1,0 +1,252 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// Request and answer bodies of the app API.
+type (
+	genreRequest struct {
+		Genre *string `json:"genre"`
+	}
+	genreResponse struct {
+		Genre string `json:"genre"`
+	}
+	songRequest struct {
+		Name *string `json:"name"`
+	}
+	displayNameRequest struct {
+		DisplayName *string `json:"displayName"`
+	}
+	displayNameResponse struct {
+		DisplayName *string `json:"displayName"`
+	}
+	playsResponse struct {
+		Plays int64 `json:"plays"`
+	}
+)
+
+var errNotConfigured = newError(http.StatusNotImplemented, "not_configured",
+	"this rulehook has no Management API access", nil)
+
+// depCtx bounds the dependency calls of an app API request.
+func (s *Server) depCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), s.budget())
+}
+
+// storeError maps an AppStore or PlayStore failure.
+func (s *Server) storeError(err error) error {
+	switch {
+	case errors.Is(err, metadata.ErrInvalid):
+		return badRequest("the request breaks a data rule", err)
+	case errors.Is(err, metadata.ErrLimit):
+		return newError(http.StatusConflict, "limit_reached", "a per-user limit has been reached", err)
+	}
+	s.m.redisErrors.Inc()
+	return unavailable("the data store is not available", err)
+}
+
+// getPlays answers the caller's play count as plain text, like the seed's API.
+func (s *Server) getPlays(c echo.Context) error {
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	n, err := s.deps.Plays.Plays(ctx, callerOf(c))
+	if err != nil {
+		return s.storeError(err)
+	}
+	return c.String(http.StatusOK, strconv.FormatInt(n, 10))
+}
+
+// recordPlay records one play for the caller. The play that reaches the threshold asks the
+// Rerunner to re-run the rules now, without waiting for a login; its failure is only logged.
+func (s *Server) recordPlay(c echo.Context) error {
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	caller := callerOf(c)
+	n, err := s.deps.Plays.RecordPlay(ctx, caller)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if t := s.cfg.Policy.Threshold; n-1 < t && t <= n && s.deps.Rerunner != nil {
+		if err := s.deps.Rerunner.Rerun(ctx, caller, metadata.ReasonPlay, requestIDOf(c)); err != nil {
+			s.logWarn(c, "re-run after crossing the threshold failed", slog.String("error", err.Error()))
+		}
+	}
+	return c.JSON(http.StatusOK, playsResponse{Plays: n})
+}
+
+// getFavGenre answers the caller's favourite genre as plain text, like the seed's API.
+func (s *Server) getFavGenre(c echo.Context) error {
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	g, err := s.deps.App.FavGenre(ctx, callerOf(c))
+	if errors.Is(err, metadata.ErrNotFound) {
+		return newError(http.StatusNotFound, "not_found", "no favourite genre is set", nil)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	return c.String(http.StatusOK, g)
+}
+
+// setFavGenre sets the caller's favourite genre from {"genre": "..."}.
+func (s *Server) setFavGenre(c echo.Context) error {
+	var req genreRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Genre == nil {
+		return badRequest("genre is required", nil)
+	}
+	genre, err := metadata.NormalizeGenre(*req.Genre)
+	if err != nil {
+		return badRequest(userText(err), nil)
+	}
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	if err := s.deps.App.SetFavGenre(ctx, callerOf(c), genre); err != nil {
+		return s.storeError(err)
+	}
+	return c.JSON(http.StatusOK, genreResponse{Genre: genre})
+}
+
+// getSongs answers the caller's songs as a JSON list of {id, name}.
+func (s *Server) getSongs(c echo.Context) error {
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	songs, err := s.deps.App.Songs(ctx, callerOf(c))
+	if err != nil {
+		return s.storeError(err)
+	}
+	if songs == nil {
+		songs = []metadata.Song{}
+	}
+	return c.JSON(http.StatusOK, songs)
+}
+
+// addSong adds a song from {"name": "..."} and answers it with its id (201).
+func (s *Server) addSong(c echo.Context) error {
+	var req songRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return badRequest("name is required", nil)
+	}
+	name, err := metadata.NormalizeSongName(*req.Name)
+	if err != nil {
+		return badRequest(userText(err), nil)
+	}
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	song, err := s.deps.App.AddSong(ctx, callerOf(c), name)
+	if err != nil {
+		return s.storeError(err)
+	}
+	return c.JSON(http.StatusCreated, song)
+}
+
+// getDisplayName answers {"displayName": ...} read from the Management API (null when unset).
+func (s *Server) getDisplayName(c echo.Context) error {
+	if s.deps.Users == nil {
+		return errNotConfigured
+	}
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	u, err := s.deps.Users.User(ctx, callerOf(c))
+	if errors.Is(err, metadata.ErrNotFound) {
+		return newError(http.StatusNotFound, "not_found", "no such user", nil)
+	}
+	if err != nil {
+		return unavailable("the Management API is not available", err)
+	}
+	var resp displayNameResponse
+	if name, ok := u.DisplayName(); ok && name != "" {
+		resp.DisplayName = &name
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// putDisplayName sets the caller's own displayName: one PATCH carrying only
+// user_metadata.displayName (200), or queued for a retry (202).
+func (s *Server) putDisplayName(c echo.Context) error {
+	if s.deps.Writer == nil {
+		return errNotConfigured
+	}
+	var req displayNameRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.DisplayName == nil {
+		return badRequest("displayName is required", nil)
+	}
+	name, err := metadata.NormalizeDisplayName(*req.DisplayName)
+	if err != nil {
+		return badRequest(userText(err), nil)
+	}
+	ctx, cancel := s.depCtx(c)
+	defer cancel()
+	out, err := s.deps.Writer.Write(ctx, metadata.Write{
+		UserID:    callerOf(c),
+		Patch:     metadata.DisplayNamePatch(name),
+		Explicit:  true,
+		Reason:    metadata.ReasonAPI,
+		RequestID: requestIDOf(c),
+	})
+	switch {
+	case errors.Is(err, metadata.ErrInvalid):
+		return badRequest("the displayName cannot be written", err)
+	case err != nil:
+		return unavailable("the Management API is not available", err)
+	}
+	status := http.StatusOK
+	if out == metadata.Queued {
+		status = http.StatusAccepted
+	}
+	return c.JSON(status, displayNameResponse{DisplayName: &name})
+}
+
+// decodeJSON decodes a JSON request body into v: 415 unless the body is application/json, 413
+// over the limit, 400 for bad JSON, unknown fields or trailing data.
+func decodeJSON(c echo.Context, v any) error {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+		return errNotJSON
+	}
+	dec := json.NewDecoder(req.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return badRequest("the body is not the expected JSON object", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return badRequest("the body holds data after the JSON object", nil)
+	}
+	return nil
+}
+
+// userText returns the human part of a metadata validation error ("invalid: name is empty" →
+// "name is empty"); those messages carry no internals.
+func userText(err error) string {
+	return strings.TrimPrefix(err.Error(), metadata.ErrInvalid.Error()+": ")
+}

@@ -1,0 +1,167 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// MaxRequestIDBytes bounds an X-Request-Id accepted from a client.
+const MaxRequestIDBytes = 128
+
+const stateKey = "rulehook.request"
+
+// reqState is what the edge knows about one request: its id, and what the handler wants on the
+// request's single log line.
+type reqState struct {
+	id    string
+	attrs []slog.Attr
+	err   error // internal cause of a failure, logged once
+}
+
+func (st *reqState) add(attrs ...slog.Attr) { st.attrs = append(st.attrs, attrs...) }
+
+func stateOf(c echo.Context) *reqState {
+	st, _ := c.Get(stateKey).(*reqState)
+	return st
+}
+
+// requestID returns the client's X-Request-Id when it is well formed, else a new random one.
+func requestID(given string) string {
+	if validRequestID(given) {
+		return given
+	}
+	return rand.Text()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// edge wraps every route: request id, body limit, panic recovery, the error mapper, the
+// request's log line and its metrics.
+func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		req := c.Request()
+		st := &reqState{id: requestID(req.Header.Get(echo.HeaderXRequestID))}
+		c.Response().Header().Set(echo.HeaderXRequestID, st.id)
+		c.Set(stateKey, st)
+
+		err := s.limitBody(c)
+		if err == nil {
+			err = runSafely(next, c)
+		}
+		if err != nil {
+			c.Error(err)
+		}
+		s.finish(c, st, start)
+		return nil
+	}
+}
+
+// limitBody answers 413 from Content-Length before any other work, and caps what a handler can
+// read when the length is unknown.
+func (s *Server) limitBody(c echo.Context) error {
+	req := c.Request()
+	if req.ContentLength > s.cfg.MaxBodyBytes {
+		return errTooLarge
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+	}
+	return nil
+}
+
+func runSafely(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return next(c)
+}
+
+// finish counts the request and writes its one log line.
+func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
+	status := c.Response().Status
+	route := c.Path()
+	if !s.routes[route] {
+		route = routeOther
+	}
+	s.m.apiRequest(route, status)
+
+	level := slog.LevelInfo
+	switch {
+	case route == routeHealthz || route == routeReadyz || route == routeMetrics:
+		level = slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+	case status >= 500:
+		level = slog.LevelError
+	}
+	ctx := c.Request().Context()
+	if !s.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 8+len(st.attrs))
+	attrs = append(attrs,
+		slog.String("request_id", st.id),
+		slog.String("method", c.Request().Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	)
+	attrs = append(attrs, st.attrs...)
+	if st.err != nil {
+		attrs = append(attrs, slog.String("error", st.err.Error()))
+	}
+	s.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// logf writes an extra log line for the request (a failure that does not fail the request).
+func (s *Server) logWarn(c echo.Context, msg string, attrs ...slog.Attr) {
+	if st := stateOf(c); st != nil {
+		attrs = append(attrs, slog.String("request_id", st.id))
+	}
+	s.cfg.Logger.LogAttrs(context.WithoutCancel(c.Request().Context()), slog.LevelWarn, msg, attrs...)
+}
+
+func statusLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusCreated:
+		return "201"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusNotFound:
+		return "404"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return strconv.Itoa(code)
+}

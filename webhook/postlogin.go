@@ -1,0 +1,214 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// Values of written_by and degraded in the callout's answer.
+const (
+	writtenByRulehook = "rulehook"
+	writtenByAction   = "action"
+	writtenByNone     = "none"
+
+	degradedRedis         = "redis"
+	degradedManagementAPI = "management_api"
+)
+
+// loginResponse is the callout's answer (CONTRACT.md). Lists and objects are never nil; Plays is
+// null when the count could not be read.
+type loginResponse struct {
+	UserID       string         `json:"user_id"`
+	Plays        *int64         `json:"plays"`
+	Roles        []string       `json:"roles"`
+	AppMetadata  map[string]any `json:"app_metadata"`
+	UserMetadata map[string]any `json:"user_metadata"`
+	WrittenBy    string         `json:"written_by"`
+	Degraded     []string       `json:"degraded"`
+}
+
+// emptyObject and noneDegraded are shared, never modified.
+var (
+	emptyObject  = map[string]any{}
+	noneDegraded = []string{}
+)
+
+func objectOrEmpty(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return emptyObject
+	}
+	return m
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody keeps one huge body from pinning memory in the pool.
+const maxPooledBody = 64 << 10
+
+// postLogin answers the post-login callout.
+func (s *Server) postLogin(c echo.Context) error {
+	start := time.Now()
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyPool.Put(buf)
+		}
+	}()
+
+	outcome, reason, err := s.login(c, buf)
+	s.m.login(outcome, reason)
+	s.m.callout.Observe(time.Since(start).Seconds())
+	if st := stateOf(c); st != nil {
+		st.add(slog.String("outcome", outcome), slog.String("reason", reason))
+	}
+	return err
+}
+
+// login does the work of postLogin and returns the metrics' outcome and reason. Every rejection
+// happens before the jti is claimed and before anything is written.
+func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason string, err error) {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.budget())
+	defer cancel()
+	req := c.Request()
+
+	if _, err := buf.ReadFrom(req.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return outcomeRejected, reasonTooLarge, errTooLarge
+		}
+		return outcomeRejected, reasonBadEvent, badRequest("the request body could not be read", err)
+	}
+	body := buf.Bytes()
+
+	claims, why, err := s.callout.verify(req.Header.Get(echo.HeaderAuthorization), body)
+	if err != nil {
+		return outcomeRejected, why, err
+	}
+	ev, err := decodeEvent(body)
+	if err != nil {
+		return outcomeRejected, reasonBadEvent, badRequest("the body is not a valid post-login event", err)
+	}
+	li, err := toDecisionInput(ev)
+	if err != nil {
+		return outcomeRejected, reasonBadEvent, badRequest("the event has no valid user.user_id", err)
+	}
+	user := li.in.User
+	if st := stateOf(c); st != nil {
+		st.add(slog.String("transaction_id", li.transactionID), slog.String("user_id", user.ID))
+	}
+	if claims.Subject != user.ID {
+		return outcomeRejected, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
+			"the token's sub is not the event's user", nil)
+	}
+
+	var degraded []string
+	plays, err := s.deps.Logins.BeginLogin(ctx, user.ID, claims.ID, claims.jtiTTL(s.cfg.Now()))
+	switch {
+	case errors.Is(err, metadata.ErrReplay):
+		return outcomeRejected, reasonReplay, newError(http.StatusConflict, "replay",
+			"this callout token has been used before", nil)
+	case err != nil:
+		s.m.redisErrors.Inc()
+		if !s.cfg.FailOpen {
+			return outcomeError, reasonRedis, unavailable("the play count cannot be read", err)
+		}
+		s.logWarn(c, "plays unknown, roles kept", slog.String("error", err.Error()))
+		degraded = append(degraded, degradedRedis)
+	default:
+		li.in.Plays, li.in.PlaysKnown = plays, true
+	}
+
+	d := s.cfg.Policy.Decide(li.in)
+	s.countDecision(d)
+	resp := loginResponse{
+		UserID:       user.ID,
+		Roles:        d.Roles,
+		AppMetadata:  objectOrEmpty(d.Patch.AppMetadata),
+		UserMetadata: objectOrEmpty(d.Patch.UserMetadata),
+		WrittenBy:    writtenByNone,
+		Degraded:     noneDegraded,
+	}
+	if li.in.PlaysKnown {
+		resp.Plays = &plays
+	}
+	outcome, reason = outcomeOK, reasonUnchanged
+
+	switch {
+	case !d.Changed():
+	case s.cfg.WriteMode == WriteModeAction:
+		resp.WrittenBy, reason = writtenByAction, reasonAction
+	default:
+		out, err := s.deps.Writer.Write(ctx, metadata.Write{
+			UserID:    user.ID,
+			Patch:     d.Patch,
+			Reason:    metadata.ReasonLogin,
+			RequestID: requestIDOf(c),
+			Before:    user,
+		})
+		if err != nil {
+			if !s.cfg.FailOpen {
+				return outcomeError, reasonManagementAPI, unavailable("the user cannot be updated", err)
+			}
+			s.logWarn(c, "write failed, current roles kept", slog.String("error", err.Error()))
+			resp.Roles = user.Roles()
+			resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
+			degraded = append(degraded, degradedManagementAPI)
+			break
+		}
+		resp.WrittenBy, reason = writtenByRulehook, reasonWritten
+		if out == metadata.Queued {
+			reason = reasonQueued
+		}
+	}
+
+	if len(degraded) > 0 {
+		resp.Degraded = degraded
+		outcome, reason = outcomeDegraded, degradedReason(degraded)
+	}
+	if st := stateOf(c); st != nil {
+		st.add(slog.String("written_by", resp.WrittenBy))
+	}
+	return outcome, reason, c.JSON(http.StatusOK, resp)
+}
+
+func degradedReason(degraded []string) string {
+	if len(degraded) > 1 {
+		return reasonBoth
+	}
+	if degraded[0] == degradedRedis {
+		return reasonRedis
+	}
+	return reasonManagementAPI
+}
+
+func (s *Server) countDecision(d metadata.Decision) {
+	if d.Promoted {
+		s.m.promote.Inc()
+	}
+	if d.Demoted {
+		s.m.demote.Inc()
+	}
+	if d.NamedByDefault {
+		s.m.defaultName.Inc()
+	}
+	if !d.Changed() {
+		s.m.noChange.Inc()
+	}
+}
+
+func requestIDOf(c echo.Context) string {
+	if st := stateOf(c); st != nil {
+		return st.id
+	}
+	return ""
+}
