@@ -208,6 +208,8 @@ func (s *Server) putDisplayName(c echo.Context) error {
 	switch {
 	case errors.Is(err, metadata.ErrInvalid):
 		return badRequest("the displayName cannot be written", err)
+	case errors.Is(err, metadata.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", "no such user", nil)
 	case err != nil:
 		return unavailable("the Management API is not available", err)
 	}

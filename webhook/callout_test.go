@@ -111,13 +111,37 @@ func TestCalloutRejections(t *testing.T) {
 			setBody(r, body)
 		}, 401, "invalid_token"},
 		{"sub is another user", func(co *callout, r *http.Request) { co.claims["sub"] = "auth0|mallory"; resign(t, co, r) }, 403, "subject_mismatch"},
-		{"malformed JSON", func(co *callout, r *http.Request) { co.body = []byte(`{"user":`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
-		{"trailing data", func(co *callout, r *http.Request) { co.body = append(valid[:len(valid):len(valid)], []byte(`{}`)...); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
+		{"malformed JSON", func(co *callout, r *http.Request) {
+			co.body = []byte(`{"user":`)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
+		{"trailing data", func(co *callout, r *http.Request) {
+			co.body = append(valid[:len(valid):len(valid)], []byte(`{}`)...)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
 		{"JSON null", func(co *callout, r *http.Request) { co.body = []byte(`null`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
-		{"no user", func(co *callout, r *http.Request) { co.body = []byte(`{"transaction":{"id":"x"}}`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
-		{"user not an object", func(co *callout, r *http.Request) { co.body = []byte(`{"user":"auth0|alice"}`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
-		{"user_id missing", func(co *callout, r *http.Request) { co.body = []byte(`{"user":{}}`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
-		{"user_id a number", func(co *callout, r *http.Request) { co.body = []byte(`{"user":{"user_id":7}}`); setBody(r, co.body); resign(t, co, r) }, 400, "bad_request"},
+		{"no user", func(co *callout, r *http.Request) {
+			co.body = []byte(`{"transaction":{"id":"x"}}`)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
+		{"user not an object", func(co *callout, r *http.Request) {
+			co.body = []byte(`{"user":"auth0|alice"}`)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
+		{"user_id missing", func(co *callout, r *http.Request) {
+			co.body = []byte(`{"user":{}}`)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
+		{"user_id a number", func(co *callout, r *http.Request) {
+			co.body = []byte(`{"user":{"user_id":7}}`)
+			setBody(r, co.body)
+			resign(t, co, r)
+		}, 400, "bad_request"},
 		{"user_id with a control character", func(co *callout, r *http.Request) {
 			co.claims["sub"] = "auth0|a\nb"
 			co.body = eventBody(t, "auth0|a\nb", nil, nil)
