@@ -1,0 +1,117 @@
+// Command rulehook replaces the Auth0 Rules of the music-app sample: an Auth0 post-login Action
+// calls it on every login, it decides the user's roles and default display name from the play
+// counts in Redis, and writes only what changed through the Management API. It also serves the
+// sample's app API.
+//
+// `rulehook serve` runs in production; `rulehook dev` runs with embedded Redis and an emulated
+// tenant. `rulehook help` lists every command. This package wires the others together by hand.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitError carries a process exit code; its message has been printed already when Silent.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode prints err (if any) and returns the process exit code: 0, 2 for usage and
+// configuration errors, 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "rulehook:", err)
+	var ce *configError
+	var ee *exitError
+	switch {
+	case errors.As(err, &ce):
+		return 2
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return 1
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, env *environment) error
+}
+
+// environment is what every command gets from the process.
+type environment struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run in production, configured by the environment (see README)", runServe},
+		{"dev", "run with embedded Redis and an emulated Auth0 tenant; not for production", runDev},
+		{"check-config", "validate the environment of serve and exit (0 valid, 2 invalid)", runCheckConfig},
+		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
+	}
+}
+
+// run is main without the process: it parses args and runs one command until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	env := &environment{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return usageErrorf("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], env)
+		}
+	}
+	printUsage(stderr)
+	return usageErrorf("unknown command %q", args[0])
+}
+
+func printUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("usage: rulehook <command> [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-14s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun `rulehook <command> -h` for a command's flags.\n")
+	io.WriteString(w, b.String())
+}
+
+func runCheckConfig(_ context.Context, args []string, env *environment) error {
+	if len(args) > 0 {
+		return usageErrorf("check-config takes no arguments")
+	}
+	if _, err := loadConfig(env.getenv); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, "configuration is valid")
+	return nil
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rulehook/rulehook/metadata/mgmt"
+	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/webhook"
+)
+
+func runServe(ctx context.Context, args []string, env *environment) error {
+	if len(args) > 0 {
+		return usageErrorf("serve takes no arguments; it is configured by the environment (see README)")
+	}
+	cfg, err := loadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(env.stderr), nil)
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// stack is one running rulehook: its Redis client, its Management API writer and its HTTP edge.
+type stack struct {
+	rdb    redis.UniversalClient
+	store  *redisstore.Store
+	writer *mgmt.Writer // nil in WRITE_MODE=action
+	edge   *webhook.Server
+}
+
+// newStack connects the adapters described by cfg and builds the edge. Nothing is dialled yet:
+// a Redis that is down makes the service unready, not unable to start.
+func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, error) {
+	rdb, err := redisstore.Open(redisstore.Options{
+		URL:            cfg.RedisURL,
+		ClusterAddrs:   cfg.RedisClusterAddrs,
+		SentinelAddrs:  cfg.RedisSentinelAddrs,
+		SentinelMaster: cfg.RedisSentinelMaster,
+		Username:       cfg.RedisUsername,
+		Password:       cfg.RedisPassword,
+		Timeout:        cfg.RedisTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	s := &stack{rdb: rdb, store: redisstore.New(rdb)}
+
+	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store}
+	if cfg.Auth0ClientID != "" && cfg.Auth0ClientSecret != "" {
+		s.writer, err = mgmt.New(mgmt.Config{
+			BaseURL:      cfg.Auth0ManagementURL,
+			ClientID:     cfg.Auth0ClientID,
+			ClientSecret: cfg.Auth0ClientSecret,
+			Audience:     "https://" + cfg.Auth0Domain + "/api/v2/",
+			Timeout:      cfg.managementTimeout(),
+			Policy:       cfg.Policy,
+			Logger:       logger.With("component", "mgmt"),
+			Auditor:      s.store,
+		}, s.store, s.store)
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("management api: %w", err)
+		}
+		deps.Users, deps.Rerunner = s.writer, s.writer
+		if cfg.WriteMode == writeModeManagement {
+			deps.Writer = s.writer
+		}
+	}
+
+	wcfg := webhook.Config{
+		Policy:          cfg.Policy,
+		WriteMode:       cfg.WriteMode,
+		FailOpen:        cfg.FailOpen,
+		CalloutSecrets:  cfg.calloutSecrets(),
+		CalloutAudience: cfg.CalloutAudience,
+		CalloutIssuer:   cfg.CalloutIssuer,
+		CalloutDeadline: cfg.CalloutDeadline,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		LegacySecret:    cfg.LegacySecret,
+		LegacyAudience:  cfg.LegacyAudience,
+		LegacyIssuer:    cfg.LegacyIssuer,
+		Logger:          logger,
+		Registry:        prometheus.NewRegistry(),
+	}
+	if cfg.APIAudience != "" {
+		kf, err := webhook.JWKSKeyfunc(ctx, cfg.Auth0ManagementURL+"/.well-known/jwks.json", &http.Client{Timeout: 5 * time.Second})
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("jwks: %w", err)
+		}
+		wcfg.APIKeyfunc, wcfg.APIAudience, wcfg.APIIssuer = kf, cfg.APIAudience, cfg.APIIssuer
+	}
+	s.edge, err = webhook.New(wcfg, deps)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("http edge: %w", err)
+	}
+	registerMgmtMetrics(wcfg.Registry, s.writer)
+	return s, nil
+}
+
+// managementTimeout is the per-call timeout of the Management API: well inside the callout
+// deadline, so that a failed PATCH still leaves time to queue the write and answer.
+func (c config) managementTimeout() time.Duration {
+	return c.CalloutDeadline * 6 / 10
+}
+
+// serve runs a stack until ctx ends. ready, when not nil, receives the address the HTTP server
+// listens on once it accepts connections (tests and `dev` use it).
+func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(addr string)) error {
+	s, err := newStack(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.rdb.Close()
+
+	main, metricsHandler := s.edge.Handler(), http.Handler(nil)
+	if cfg.MetricsAddr != "" {
+		metricsHandler = promhttp.HandlerFor(s.edge.Registry(), promhttp.HandlerOpts{})
+	}
+	ls := []*listener{}
+	l, err := newListener("http", cfg.ListenAddr, main, logger)
+	if err != nil {
+		return err
+	}
+	ls = append(ls, l)
+	if metricsHandler != nil {
+		ml, err := newListener("metrics", cfg.MetricsAddr, metricsHandler, logger)
+		if err != nil {
+			l.ln.Close()
+			return err
+		}
+		ls = append(ls, ml)
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var workers sync.WaitGroup
+	if s.writer != nil {
+		for i := range cfg.QueueWorkers {
+			workers.Go(func() {
+				err := s.writer.RunWorker(workCtx, workerName(i), mgmt.WorkerOptions{})
+				if err != nil && workCtx.Err() == nil {
+					logger.Error("retry-queue worker stopped", "err", err)
+				}
+			})
+		}
+	}
+	if ready != nil {
+		ready(l.ln.Addr().String())
+	}
+	err = serveUntil(ctx, logger, cfg.ShutdownTimeout, s.edge.Drain, ls...)
+	stopWork()
+	workers.Wait()
+	return err
+}
+
+func workerName(i int) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), i)
+}
