@@ -19,8 +19,8 @@ type Report struct {
 	// Requests counts the measured requests; Errors those that did not answer 2xx.
 	Requests, Errors int
 	// ErrorsByStatus counts errors by HTTP status ("503"), "network" (transport failure),
-	// "timeout" (Options.Timeout exceeded) or "unsent" (open loop: the window closed before a
-	// worker was free). Never nil.
+	// "timeout" (Options.Timeout exceeded) or "unsent" (open loop: still no free worker one
+	// Timeout after the window closed). Never nil.
 	ErrorsByStatus map[string]int
 	// Elapsed is the measured time; RPS the requests answered (any status) per second of it.
 	Elapsed time.Duration
