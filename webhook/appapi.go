@@ -198,7 +198,7 @@ func (s *Server) putDisplayName(c echo.Context) error {
 	}
 	ctx, cancel := s.depCtx(c)
 	defer cancel()
-	out, err := s.deps.Writer.Write(ctx, metadata.Write{
+	out, err := writeWithin(ctx, s.deps.Writer, metadata.Write{
 		UserID:    callerOf(c),
 		Patch:     metadata.DisplayNamePatch(name),
 		Explicit:  true,

@@ -496,14 +496,16 @@ func TestCalloutDeadline(t *testing.T) {
 		name       string
 		hangStore  bool
 		hangWriter bool
+		deafWriter bool // ignores its context
 		open       bool
 		wantStatus int
 		wantDeg    []string
 	}{
-		{"redis hangs, open", true, false, true, 200, []string{"redis"}},
-		{"redis hangs, closed", true, false, false, 503, nil},
-		{"management api hangs, open", false, true, true, 200, []string{"management_api"}},
-		{"management api hangs, closed", false, true, false, 503, nil},
+		{"redis hangs, open", true, false, false, true, 200, []string{"redis"}},
+		{"redis hangs, closed", true, false, false, false, 503, nil},
+		{"management api hangs, open", false, true, false, true, 200, []string{"management_api"}},
+		{"management api hangs, closed", false, true, false, false, 503, nil},
+		{"management api ignores the deadline, open", false, false, true, true, 200, []string{"management_api"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -511,10 +513,14 @@ func TestCalloutDeadline(t *testing.T) {
 			cfg.FailOpen = tt.open
 			deps, store, writer := fakeDeps()
 			store.hang, writer.hang = tt.hangStore, tt.hangWriter
+			if tt.deafWriter {
+				writer.block = make(chan struct{})
+				defer close(writer.block)
+			}
 			store.plays[alice] = 200
 			s := newServer(t, cfg, deps)
 			body := eventBody(t, alice, map[string]any{"roles": []any{"admin", "playlist_editor"}}, map[string]any{"displayName": "A"})
-			if tt.hangWriter {
+			if tt.hangWriter || tt.deafWriter {
 				body = eventBody(t, alice, nil, map[string]any{"displayName": "A"})
 			}
 			req := newCallout(t, alice, body).request(t)

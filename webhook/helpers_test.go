@@ -186,6 +186,7 @@ type fakeWriter struct {
 	err    error
 	queue  bool
 	hang   bool
+	block  chan struct{} // when set, Write ignores its context and waits for this to close
 }
 
 func newFakeWriter() *fakeWriter { return &fakeWriter{users: map[string]metadata.User{}} }
@@ -193,8 +194,11 @@ func newFakeWriter() *fakeWriter { return &fakeWriter{users: map[string]metadata
 func (f *fakeWriter) Write(ctx context.Context, w metadata.Write) (metadata.Outcome, error) {
 	f.mu.Lock()
 	f.writes = append(f.writes, w)
-	err, queue, hang := f.err, f.queue, f.hang
+	err, queue, hang, block := f.err, f.queue, f.hang, f.block
 	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
 	if hang {
 		<-ctx.Done()
 		return 0, ctx.Err()

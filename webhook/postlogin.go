@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -148,7 +149,7 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 	case s.cfg.WriteMode == WriteModeAction:
 		resp.WrittenBy, reason = writtenByAction, reasonAction
 	default:
-		out, err := s.deps.Writer.Write(ctx, metadata.Write{
+		out, err := writeWithin(ctx, s.deps.Writer, metadata.Write{
 			UserID:    user.ID,
 			Patch:     d.Patch,
 			Reason:    metadata.ReasonLogin,
@@ -179,6 +180,32 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		st.add(slog.String("written_by", resp.WrittenBy))
 	}
 	return outcome, reason, c.JSON(http.StatusOK, resp)
+}
+
+// writeWithin calls w.Write and returns by ctx's deadline even when the writer does not (a
+// retrier that sleeps, a client without a timeout): the callout's deadline is a promise to the
+// Action. A writer that does return in time always has its result used.
+func writeWithin(ctx context.Context, w Writer, wr metadata.Write) (metadata.Outcome, error) {
+	type result struct {
+		out metadata.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := w.Write(ctx, wr)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done:
+			return r.out, r.err
+		default:
+			return 0, fmt.Errorf("management api write abandoned: %w", context.Cause(ctx))
+		}
+	}
 }
 
 func degradedReason(degraded []string) string {
