@@ -45,6 +45,7 @@ type stack struct {
 // newStack connects the adapters described by cfg and builds the edge. Nothing is dialled yet:
 // a Redis that is down makes the service unready, not unable to start.
 func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, error) {
+	redisstore.SetLogger(logger)
 	rdb, err := redisstore.Open(redisstore.Options{
 		URL:            cfg.RedisURL,
 		ClusterAddrs:   cfg.RedisClusterAddrs,
@@ -75,9 +76,12 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, err
 			rdb.Close()
 			return nil, fmt.Errorf("management api: %w", err)
 		}
-		deps.Users, deps.Rerunner = s.writer, s.writer
+		// The app API's displayName PUT writes through the Management API in both modes. In
+		// action mode the Action is the only writer of what the rules decide, so plays that cross
+		// the threshold do not queue a rule re-run.
+		deps.Writer, deps.Users = s.writer, s.writer
 		if cfg.WriteMode == writeModeManagement {
-			deps.Writer = s.writer
+			deps.Rerunner = s.writer
 		}
 	}
 

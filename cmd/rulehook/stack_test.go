@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rulehook/rulehook/actions/harness"
+	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+)
+
+const (
+	testSecret    = "a-callout-secret-of-at-least-32-bytes!"
+	testNamespace = "https://music.example.com"
+)
+
+// testStack is a whole rulehook on loopback: a real redis-server, the emulated tenant, and
+// `rulehook serve` run through run() on a free port.
+type testStack struct {
+	redis  *redistest.Server
+	tenant *mgmttest.Server
+	url    string
+	env    map[string]string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startStack(t *testing.T, overrides map[string]string) *testStack {
+	t.Helper()
+	s := &testStack{redis: redistest.Start(t), tenant: mgmttest.New(), logs: &syncBuffer{}}
+	t.Cleanup(s.tenant.Close)
+	addr := freeAddr(t)
+	s.url = "http://" + addr
+	s.env = map[string]string{
+		"LISTEN_ADDR":          addr,
+		"REDIS_URL":            s.redis.URL(),
+		"AUTH0_DOMAIN":         s.tenant.Domain(),
+		"AUTH0_MANAGEMENT_URL": s.tenant.URL(),
+		"AUTH0_CLIENT_ID":      s.tenant.ClientID(),
+		"AUTH0_CLIENT_SECRET":  s.tenant.ClientSecret(),
+		"CALLOUT_SECRET":       testSecret,
+		"CALLOUT_AUDIENCE":     s.url,
+		"CALLOUT_DEADLINE":     "1s",
+		"API_AUDIENCE":         "https://music.example.com/api",
+		"SHUTDOWN_TIMEOUT":     "5s",
+	}
+	for k, v := range overrides {
+		s.env[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan error, 1)
+	go func() {
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return s.env[k] }, io.Discard, s.logs)
+	}()
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("serve returned %v after a clean stop; want nil\nlogs:\n%s", err, s.logs)
+		}
+	})
+	waitFor(t, 5*time.Second, func() error {
+		select {
+		case err := <-s.done:
+			s.cancel()
+			s.cancel = nil
+			t.Fatalf("serve stopped at start: %v\nlogs:\n%s", err, s.logs)
+		default:
+		}
+		_, err := http.Get(s.url + "/healthz")
+		return err
+	})
+	return s
+}
+
+// stop ends serve as SIGTERM would and returns what run returned.
+func (s *testStack) stop() error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("serve did not stop within 10s")
+	}
+}
+
+// login runs the real Action under node against the stack, for u.
+func (s *testStack) login(t *testing.T, u harness.User, secrets ...string) harness.Result {
+	t.Helper()
+	sec := map[string]string{
+		"RULEHOOK_URL":    s.url,
+		"CALLOUT_SECRET":  testSecret,
+		"CLAIM_NAMESPACE": testNamespace,
+		"AUTH0_DOMAIN":    s.tenant.Domain(),
+	}
+	for i := 0; i+1 < len(secrets); i += 2 {
+		sec[secrets[i]] = secrets[i+1]
+	}
+	res, err := harness.Run(context.Background(), harness.Login{User: u, Secrets: sec})
+	if errors.Is(err, harness.ErrNodeMissing) {
+		t.Skip("node is not installed")
+	}
+	if err != nil {
+		t.Fatalf("login through the Action: %v", err)
+	}
+	return res
+}
+
+// seed stores u in the tenant and sets its play count in Redis; it returns u as the Action's event
+// carries it.
+func (s *testStack) seed(t *testing.T, u mgmttest.User, plays int) harness.User {
+	t.Helper()
+	s.tenant.PutUser(u)
+	if _, err := s.redis.Do("SET", "rulehook:{"+u.ID+"}:plays", fmt.Sprint(plays)); err != nil {
+		t.Fatalf("set plays: %v", err)
+	}
+	return harness.User{ID: u.ID, Email: u.Email, AppMetadata: u.AppMetadata, UserMetadata: u.UserMetadata}
+}
+
+func (s *testStack) stored(t *testing.T, id string) mgmttest.User {
+	t.Helper()
+	u, ok := s.tenant.User(id)
+	if !ok {
+		t.Fatalf("tenant has no user %q", id)
+	}
+	return u
+}
+
+// callout posts a callout signed as the Action signs it and decodes the answer.
+func (s *testStack) callout(t *testing.T, u harness.User) (int, calloutAnswer) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"user": u, "transaction": map[string]string{"id": "tx-test"}})
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/post-login", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+signCallout(t, s.tenant.Issuer(), s.url, u.ID, body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("callout: %v", err)
+	}
+	defer resp.Body.Close()
+	var a calloutAnswer
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatalf("callout answer %s: %v", raw, err)
+		}
+	}
+	return resp.StatusCode, a
+}
+
+type calloutAnswer struct {
+	UserID       string         `json:"user_id"`
+	Plays        int64          `json:"plays"`
+	Roles        []string       `json:"roles"`
+	AppMetadata  map[string]any `json:"app_metadata"`
+	UserMetadata map[string]any `json:"user_metadata"`
+	WrittenBy    string         `json:"written_by"`
+	Degraded     []string       `json:"degraded"`
+}
+
+var jtiSeq struct {
+	sync.Mutex
+	n int
+}
+
+func signCallout(t *testing.T, iss, aud, sub string, body []byte) string {
+	t.Helper()
+	jtiSeq.Lock()
+	jtiSeq.n++
+	jti := fmt.Sprintf("test-%d-%d", time.Now().UnixNano(), jtiSeq.n)
+	jtiSeq.Unlock()
+	sum := sha256.Sum256(body)
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": iss, "aud": aud, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		"jti": jti, "bsh": base64.RawURLEncoding.EncodeToString(sum[:]),
+	}).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still not so after %s: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func rolesOf(u mgmttest.User) []string {
+	raw, _ := u.AppMetadata["roles"].([]any)
+	out := []string{}
+	for _, r := range raw {
+		out = append(out, fmt.Sprint(r))
+	}
+	return out
+}
+
+func join(l []string) string { return strings.Join(l, ",") }
