@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -55,6 +56,7 @@ type config struct {
 
 	ShutdownTimeout time.Duration
 	QueueWorkers    int
+	LogLevel        slog.Level
 }
 
 // configError lists every problem of an environment at once.
@@ -214,6 +216,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
 	c.QueueWorkers = int(r.integer("QUEUE_WORKERS", 1, 0, 16))
+	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
+		r.problem("LOG_LEVEL=%q must be debug, info, warn or error", r.getenv("LOG_LEVEL"))
+	}
 
 	if len(r.problems) > 0 {
 		return config{}, &configError{problems: r.problems}

@@ -118,7 +118,7 @@ func runDev(ctx context.Context, args []string, env *environment) error {
 	}
 	defer os.Remove(*statePath)
 
-	logger := newLogger(env.stderr)
+	logger := newLogger(env.stderr, cfg.LogLevel)
 	return serve(ctx, cfg, logger, func(addr string) {
 		printDevBanner(env, st, cfg, *statePath, ignored)
 	})

@@ -27,11 +27,11 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(env.stderr), nil)
+	return serve(ctx, cfg, newLogger(env.stderr, cfg.LogLevel), nil)
 }
 
-func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // stack is one running rulehook: its Redis client, its Management API writer and its HTTP edge.

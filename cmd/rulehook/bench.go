@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/bench"
+	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+)
+
+func runBench(ctx context.Context, args []string, env *environment) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	o := bench.Options{CompareHealthz: true, Progress: env.stderr}
+	fs.StringVar(&o.URL, "url", "", "benchmark this running rulehook instead of starting one (needs RULEHOOK_CALLOUT_SECRET, --issuer, --audience)")
+	fs.StringVar(&o.Issuer, "issuer", "", "iss of the callout tokens, with --url")
+	fs.StringVar(&o.Audience, "audience", "", "aud of the callout tokens, with --url (default: --url)")
+	fs.IntVar(&o.Users, "users", bench.DefaultUsers, "distinct users, used round-robin")
+	fs.IntVar(&o.Connections, "connections", bench.DefaultConnections, "concurrent connections (closed loop), or the cap on requests in flight (open loop)")
+	fs.IntVar(&o.Rate, "rate", 0, "fixed requests per second (open loop); 0 runs the closed loop")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time of the callout (healthz gets as long again)")
+	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each measurement")
+	fs.BoolVar(&o.CompareHealthz, "compare-healthz", true, "also measure GET /healthz the same way and print the ratio")
+	redisBin := fs.String("redis-server", "redis-server", "the redis-server binary for the self-started stack")
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("bench: %v", err)
+	}
+	if o.URL != "" {
+		o.Secret = []byte(env.getenv("RULEHOOK_CALLOUT_SECRET"))
+		if o.Audience == "" {
+			o.Audience = o.URL
+		}
+		rep, err := bench.Run(ctx, o)
+		rep.Print(env.stdout)
+		return err
+	}
+	return benchSelfStarted(ctx, o, *redisBin, env)
+}
+
+// benchSelfStarted starts a real redis-server, the emulated tenant and `rulehook serve` as a child
+// process (so the load generator's CPU and memory are not the server's), then runs the load.
+func benchSelfStarted(ctx context.Context, o bench.Options, redisBin string, env *environment) error {
+	redisAddr, stopRedis, err := startRedisServer(redisBin)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	tenant, err := mgmttest.Start()
+	if err != nil {
+		return err
+	}
+	defer tenant.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	o.URL, o.Issuer, o.Secret = "http://"+addr, tenant.Issuer(), []byte(randomSecret())
+	o.Audience = o.URL
+	srv := exec.Command(self, "serve")
+	srv.Env = append(os.Environ(),
+		"LISTEN_ADDR="+addr, "REDIS_URL=redis://"+redisAddr,
+		"AUTH0_DOMAIN="+tenant.Domain(), "AUTH0_MANAGEMENT_URL="+tenant.URL(),
+		"AUTH0_CLIENT_ID="+tenant.ClientID(), "AUTH0_CLIENT_SECRET="+tenant.ClientSecret(),
+		"CALLOUT_SECRET="+string(o.Secret), "CALLOUT_AUDIENCE="+o.Audience, "LOG_LEVEL=warn")
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+	}()
+	if err := waitHTTP(ctx, o.URL+"/readyz", 10*time.Second); err != nil {
+		return fmt.Errorf("rulehook did not become ready: %w", err)
+	}
+	o.ManagementCalls = func(context.Context) (int64, error) { return int64(tenant.Count("", "/api/v2/")), nil }
+
+	fmt.Fprintf(env.stdout, "bench: rulehook pid %d at %s, redis-server %s, emulated tenant %s, %d CPUs\n",
+		srv.Process.Pid, o.URL, redisAddr, tenant.URL(), numCPU())
+	rep, err := bench.Run(ctx, o)
+	rep.Print(env.stdout)
+	if peak, ok := peakRSS(srv.Process.Pid); ok {
+		fmt.Fprintf(env.stdout, "rulehook peak resident memory (VmHWM): %.1f MiB\n", float64(peak)/(1<<20))
+	}
+	return err
+}
+
+// startRedisServer runs redis-server on a free loopback port with persistence off.
+func startRedisServer(bin string) (string, func(), error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s (install redis-server, or pass --redis-server): %w", bin, err)
+	}
+	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return addr, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("redis-server did not listen on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = errors.New(resp.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// peakRSS reads the peak resident set size of a process from /proc (Linux only).
+func peakRSS(pid int) (int64, bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
+}
+
+func numCPU() int { return runtime.NumCPU() }
