@@ -165,14 +165,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		checkListenAddr(r, "METRICS_ADDR", c.MetricsAddr)
 	}
 
-	c.RedisURL = r.str("REDIS_URL", "")
-	c.RedisClusterAddrs = r.list("REDIS_CLUSTER_ADDRS")
-	c.RedisSentinelAddrs = r.list("REDIS_SENTINEL_ADDRS")
-	c.RedisSentinelMaster = r.str("REDIS_SENTINEL_MASTER", "")
-	c.RedisUsername = r.str("REDIS_USERNAME", "")
-	c.RedisPassword = r.getenv("REDIS_PASSWORD")
-	c.RedisTimeout = r.duration("REDIS_TIMEOUT", 500*time.Millisecond, 10*time.Millisecond, 10*time.Second)
-	checkRedis(r, &c)
+	readRedis(r, &c)
 
 	c.Auth0Domain = r.required("AUTH0_DOMAIN", " (the tenant domain, e.g. example.us.auth0.com)")
 	if c.Auth0Domain != "" && !validHost(c.Auth0Domain) {
@@ -230,6 +223,28 @@ func checkListenAddr(r *envReader, name, addr string) {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		r.problem("%s=%q must be host:port or :port", name, addr)
 	}
+}
+
+// loadRedisConfig reads only the Redis variables, for commands that need nothing else (audit).
+func loadRedisConfig(getenv func(string) string) (config, error) {
+	r := &envReader{getenv: getenv}
+	var c config
+	readRedis(r, &c)
+	if len(r.problems) > 0 {
+		return config{}, &configError{problems: r.problems}
+	}
+	return c, nil
+}
+
+func readRedis(r *envReader, c *config) {
+	c.RedisURL = r.str("REDIS_URL", "")
+	c.RedisClusterAddrs = r.list("REDIS_CLUSTER_ADDRS")
+	c.RedisSentinelAddrs = r.list("REDIS_SENTINEL_ADDRS")
+	c.RedisSentinelMaster = r.str("REDIS_SENTINEL_MASTER", "")
+	c.RedisUsername = r.str("REDIS_USERNAME", "")
+	c.RedisPassword = r.getenv("REDIS_PASSWORD")
+	c.RedisTimeout = r.duration("REDIS_TIMEOUT", 500*time.Millisecond, 10*time.Millisecond, 10*time.Second)
+	checkRedis(r, c)
 }
 
 func checkRedis(r *envReader, c *config) {

@@ -72,6 +72,7 @@ func commands() []command {
 		{"serve", "run in production, configured by the environment (see README)", runServe},
 		{"dev", "run with embedded Redis and an emulated Auth0 tenant; not for production", runDev},
 		{"check-config", "validate the environment of serve and exit (0 valid, 2 invalid)", runCheckConfig},
+		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
 	}

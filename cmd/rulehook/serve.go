@@ -46,17 +46,9 @@ type stack struct {
 // a Redis that is down makes the service unready, not unable to start.
 func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, error) {
 	redisstore.SetLogger(logger)
-	rdb, err := redisstore.Open(redisstore.Options{
-		URL:            cfg.RedisURL,
-		ClusterAddrs:   cfg.RedisClusterAddrs,
-		SentinelAddrs:  cfg.RedisSentinelAddrs,
-		SentinelMaster: cfg.RedisSentinelMaster,
-		Username:       cfg.RedisUsername,
-		Password:       cfg.RedisPassword,
-		Timeout:        cfg.RedisTimeout,
-	})
+	rdb, err := cfg.openRedis()
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, err
 	}
 	s := &stack{rdb: rdb, store: redisstore.New(rdb)}
 
@@ -115,6 +107,23 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, err
 	}
 	registerMgmtMetrics(wcfg.Registry, s.writer)
 	return s, nil
+}
+
+// openRedis returns a client for the configured topology; it does not dial yet.
+func (c config) openRedis() (redis.UniversalClient, error) {
+	rdb, err := redisstore.Open(redisstore.Options{
+		URL:            c.RedisURL,
+		ClusterAddrs:   c.RedisClusterAddrs,
+		SentinelAddrs:  c.RedisSentinelAddrs,
+		SentinelMaster: c.RedisSentinelMaster,
+		Username:       c.RedisUsername,
+		Password:       c.RedisPassword,
+		Timeout:        c.RedisTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return rdb, nil
 }
 
 // managementTimeout is the per-call timeout of the Management API: well inside the callout
