@@ -1,0 +1,163 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+const (
+	// gatePoll is how soon a closed gate without a usable reset is asked again.
+	gatePoll = 250 * time.Millisecond
+	// maxGateWait bounds one wait for the gate, against a bogus reset.
+	maxGateWait = 5 * time.Minute
+	// queuedInRowBackoff: after this many writes in a row came back queued while the gate was
+	// open (the tenant failing, the breaker open), the next ones are spaced out exponentially so a
+	// tenant outage does not pour the whole tenant into the retry queue.
+	queuedInRowBackoff = 3
+	minBackoff         = 500 * time.Millisecond
+	maxBackoff         = 30 * time.Second
+	// listAttempts bounds the tries of one page listing that fails with ErrUnavailable.
+	listAttempts = 5
+	// rateLimitedListWaits bounds the waits of one page listing for a rate limit to pass.
+	rateLimitedListWaits = 20
+	// auth0ListLimit is how many users Auth0 lets a client page through.
+	auth0ListLimit = 1000
+)
+
+// pacer spaces events at least interval apart: no burst, so no one-second window holds more than
+// rate events (plus the one on its edge).
+type pacer struct {
+	interval time.Duration
+	next     time.Time
+}
+
+func newPacer(rate float64) *pacer {
+	return &pacer{interval: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the next event may start and books the one after it.
+func (p *pacer) wait(ctx context.Context) error {
+	if err := sleep(ctx, time.Until(p.next)); err != nil {
+		return err
+	}
+	p.next = time.Now().Add(p.interval)
+	return nil
+}
+
+// sleep waits for d, or returns ctx's error when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// turn waits until the next write may start: the gate open, the rate respected, and the backoff
+// after writes queued in a row served.
+func (r *runner) turn(ctx context.Context) error {
+	if d := r.backoff(); d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	for {
+		if err := r.waitGate(ctx); err != nil {
+			return err
+		}
+		if err := r.pacer.wait(ctx); err != nil {
+			return err
+		}
+		if closed, _ := r.gateClosed(); !closed {
+			return nil
+		}
+	}
+}
+
+func (r *runner) gateClosed() (bool, time.Time) {
+	if r.deps.Gate == nil {
+		return false, time.Time{}
+	}
+	return r.deps.Gate.Gate()
+}
+
+// waitGate returns once the gate is open.
+func (r *runner) waitGate(ctx context.Context) error {
+	for {
+		closed, reset := r.gateClosed()
+		if !closed {
+			r.noteOpen()
+			return ctx.Err()
+		}
+		d := time.Until(reset)
+		if reset.IsZero() || d <= 0 {
+			d = gatePoll
+		}
+		r.notePause(reset)
+		if err := sleep(ctx, min(d, maxGateWait)); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff is the pause owed for the writes queued in a row while the gate was open.
+func (r *runner) backoff() time.Duration {
+	r.mu.Lock()
+	n := r.queuedInRow
+	r.mu.Unlock()
+	if n < queuedInRowBackoff {
+		return 0
+	}
+	d := minBackoff << min(n-queuedInRowBackoff, 10)
+	return min(d, maxBackoff)
+}
+
+// list reads one page, waiting out rate limits and retrying a few times on ErrUnavailable.
+func (r *runner) list(ctx context.Context, page, perPage int) ([]metadata.User, int, error) {
+	waits := 0
+	for attempt := 1; ; attempt++ {
+		if err := r.waitGate(ctx); err != nil {
+			return nil, 0, err
+		}
+		users, total, err := r.deps.Users.ListUsers(ctx, page, perPage)
+		if err == nil {
+			return users, total, nil
+		}
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		var rl *metadata.RateLimitError
+		switch {
+		case errors.As(err, &rl) && waits < rateLimitedListWaits:
+			waits++
+			attempt--
+			r.notePause(rl.Reset)
+			d := time.Until(rl.Reset)
+			if rl.Reset.IsZero() || d <= 0 {
+				d = gatePoll
+			}
+			if err := sleep(ctx, min(d, maxGateWait)); err != nil {
+				return nil, 0, err
+			}
+		case errors.Is(err, metadata.ErrUnavailable) && attempt < listAttempts:
+			if err := sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
+				return nil, 0, err
+			}
+		case errors.Is(err, metadata.ErrInvalid) && page*perPage >= auth0ListLimit:
+			return nil, 0, fmt.Errorf("reconcile: list page %d of %d users (Auth0 lets a client page through its first 1000 users only): %w",
+				page, perPage, err)
+		default:
+			return nil, 0, fmt.Errorf("reconcile: list page %d of %d users: %w", page, perPage, err)
+		}
+	}
+}

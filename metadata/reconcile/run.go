@@ -1,0 +1,380 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+const (
+	// writeTimeout bounds one write, detached from the run's context so that a write in flight
+	// when the run is stopped still finishes and is recorded. The writer bounds its own calls far
+	// below it.
+	writeTimeout = 30 * time.Second
+	// maxFailuresInRow writes failing in a row with the outcome unknown (the tenant and the queue
+	// both down) stop the run; the checkpoint stays for the next one.
+	maxFailuresInRow = 10
+)
+
+// Run reconciles every user of the tenant with opts.Policy: it lists the users page by page,
+// reads each one's play count, and writes, with metadata.ReasonReconcile, only the users whose
+// metadata differ from what the rules decide. A user whose play count cannot be read keeps the
+// roles they have. Writes start at most opts.Rate per second and not while deps.Gate is closed.
+//
+// Without DryRun, Run resumes from the checkpoint named opts.Name when there is one (unless
+// opts.Restart), saves it as it goes and clears it when every page is done; see the package
+// documentation for why no user is written twice across an interruption.
+//
+// The Summary is returned with every error, counting what was done until then. The error wraps
+// metadata.ErrInvalid for bad options or deps, or for a checkpoint that cannot be read; ctx's
+// error when ctx ends (the checkpoint then stays); the listing's error when a page cannot be read
+// after the retries; the checkpointer's when the checkpoint cannot be saved (nothing more is
+// written then); and the last write's error when maxFailuresInRow writes in a row failed.
+func Run(ctx context.Context, opts Options, deps Deps) (Summary, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Summary{}, err
+	}
+	deps, err = deps.withDefaults(opts.DryRun)
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &runner{opts: opts, deps: deps, log: deps.Logger, now: time.Now, pacer: newPacer(opts.Rate)}
+	r.start = r.now()
+	return r.run(ctx)
+}
+
+// runner is one Run. The dispatcher (run, page, decide) is one goroutine; writes run in up to
+// Concurrency others; mu guards what they share.
+type runner struct {
+	opts  Options
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	pacer *pacer
+	start time.Time
+	runID string
+	base  int // users on the pages before the one the run started at
+
+	mu          sync.Mutex
+	st          state
+	sum         Summary
+	queuedInRow int
+	failedInRow int
+	fatal       error // stops the run: a checkpoint that cannot be saved, too many failures
+	pausing     bool
+	pausedUntil time.Time
+}
+
+func (r *runner) run(ctx context.Context) (Summary, error) {
+	st, resumed, err := r.load(ctx)
+	if err != nil {
+		return r.summary(), err
+	}
+	r.mu.Lock()
+	r.st, r.runID = st, st.runID
+	r.base = st.page * st.perPage
+	r.sum.RunID, r.sum.Resumed, r.sum.StartPage = st.runID, resumed, st.page
+	r.mu.Unlock()
+	if resumed {
+		r.log.Info("reconcile resumed", "run_id", st.runID, "page", st.page,
+			"done", len(st.done), "in_flight", len(st.inFlight))
+	}
+
+	stopProgress := r.startProgress()
+	err = r.pages(ctx)
+	stopProgress()
+	if err != nil {
+		return r.summary(), err
+	}
+	if !r.opts.DryRun {
+		if err := r.deps.Checkpoints.ClearCheckpoint(ctx, r.opts.Name); err != nil {
+			return r.summary(), fmt.Errorf("reconcile: every user done, but clearing checkpoint %q failed (the next run resumes past the end and finds nothing to do): %w",
+				r.opts.Name, err)
+		}
+	}
+	return r.summary(), nil
+}
+
+// pages walks the listing from the state's page to the last one.
+func (r *runner) pages(ctx context.Context) error {
+	perPage := r.st.perPage
+	for page := r.st.page; ; page++ {
+		users, total, err := r.list(ctx, page, perPage)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.sum.Total = total
+		r.mu.Unlock()
+		if err := r.page(ctx, users); err != nil {
+			return err
+		}
+		last := len(users) < perPage || (total > 0 && (page+1)*perPage >= total)
+		r.mu.Lock()
+		r.st.next()
+		err = r.saveLocked(ctx)
+		r.mu.Unlock()
+		if err != nil || last {
+			return err
+		}
+	}
+}
+
+// page handles one page of users: decides each in turn and starts the writes, at most
+// Concurrency at once, then waits for them.
+func (r *runner) page(ctx context.Context, users []metadata.User) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, r.opts.Concurrency)
+	for _, u := range users {
+		if err := r.stopped(ctx); err != nil {
+			return err
+		}
+		w, ok := r.decide(ctx, u)
+		if !ok {
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			r.unlist()
+			return ctx.Err()
+		}
+		err := r.turn(ctx) // after the slot: the write starts right after its turn
+		if err == nil {
+			err = r.begin(ctx, w.UserID)
+		}
+		if err != nil {
+			<-slots
+			r.unlist()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r.write(ctx, w)
+		}()
+	}
+	wg.Wait()
+	return r.stopped(ctx)
+}
+
+// stopped returns why the run must stop, if it must.
+func (r *runner) stopped(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fatal != nil {
+		return r.fatal
+	}
+	return ctx.Err()
+}
+
+// decide counts u and returns the write it needs, if any.
+func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, bool) {
+	r.mu.Lock()
+	r.sum.Users++
+	done, inFlight := r.st.done[u.ID], r.st.inFlight[u.ID]
+	r.mu.Unlock()
+
+	if err := metadata.ValidateUserID(u.ID); err != nil {
+		r.fail(u.ID, "bad user id", err)
+		return metadata.Write{}, false
+	}
+	if done {
+		r.count(&r.sum.Skipped, u.ID, false)
+		return metadata.Write{}, false
+	}
+	if inFlight {
+		fresh, ok := r.reread(ctx, u.ID)
+		if !ok {
+			return metadata.Write{}, false
+		}
+		u = fresh
+	}
+
+	plays, err := r.deps.Plays.Plays(ctx, u.ID)
+	known := err == nil || errors.Is(err, metadata.ErrNotFound)
+	if !known && ctx.Err() != nil {
+		r.unlist()
+		return metadata.Write{}, false
+	}
+	if !known {
+		r.log.Warn("reconcile: play count unreadable, roles kept", "user_id", u.ID, "error", err)
+		r.mu.Lock()
+		r.sum.PlaysUnknown++
+		r.mu.Unlock()
+	}
+	d := r.opts.Policy.Decide(metadata.Input{User: u, Plays: plays, PlaysKnown: known})
+	if !d.Changed() {
+		if inFlight { // the interrupted run's write had landed
+			r.count(&r.sum.Skipped, u.ID, true)
+		} else {
+			r.count(&r.sum.Unchanged, u.ID, false)
+		}
+		return metadata.Write{}, false
+	}
+	if r.opts.DryRun {
+		r.mu.Lock()
+		r.sum.Planned++
+		r.changesLocked(u.ID, d.Patch.Changes(u), "planned")
+		r.mu.Unlock()
+		return metadata.Write{}, false
+	}
+	return metadata.Write{
+		UserID:    u.ID,
+		Patch:     d.Patch,
+		Reason:    metadata.ReasonReconcile,
+		RequestID: r.runID,
+		Before:    u,
+	}, true
+}
+
+// unlist takes back the count of a user the run stops before handling: the next run lists it again.
+func (r *runner) unlist() {
+	r.mu.Lock()
+	r.sum.Users--
+	r.mu.Unlock()
+}
+
+// reread reads a user whose write the interrupted run had started, from the tenant itself.
+func (r *runner) reread(ctx context.Context, id string) (metadata.User, bool) {
+	if r.deps.Fresh == nil {
+		r.log.Warn("reconcile: cannot re-read a user the interrupted run was writing; skipped", "user_id", id)
+		r.count(&r.sum.Skipped, id, true)
+		return metadata.User{}, false
+	}
+	u, err := r.deps.Fresh.User(ctx, id)
+	switch {
+	case errors.Is(err, metadata.ErrNotFound):
+		r.count(&r.sum.Skipped, id, true)
+		return metadata.User{}, false
+	case err != nil:
+		r.fail(id, "re-read after an interrupted write failed", err)
+		return metadata.User{}, false
+	}
+	return u, true
+}
+
+// count adds one to the field (guarded by mu); markDone also records id as handled.
+func (r *runner) count(field *int, id string, markDone bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*field++
+	if markDone {
+		delete(r.st.inFlight, id)
+		r.st.done[id] = true
+	}
+}
+
+func (r *runner) fail(id, what string, err error) {
+	r.log.Warn("reconcile: user not reconciled", "user_id", id, "what", what, "error", err)
+	r.count(&r.sum.Failed, id, false)
+}
+
+// begin records that the write of id starts, before it starts.
+func (r *runner) begin(ctx context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.st.inFlight[id] = true
+	if err := r.saveLocked(ctx); err != nil {
+		delete(r.st.inFlight, id)
+		r.fatal = err
+		return err
+	}
+	return nil
+}
+
+// write makes one write and records its outcome. It runs to the end even when ctx is done.
+func (r *runner) write(ctx context.Context, w metadata.Write) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	out, err := r.deps.Writer.Write(wctx, w)
+	cancel()
+	gateClosed, _ := r.gateClosed()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	known := true // whether the tenant's state after the write is known
+	switch {
+	case err == nil && out == metadata.Queued:
+		r.sum.Queued++
+		r.failedInRow = 0
+		if !gateClosed {
+			r.queuedInRow++
+		}
+		r.changesLocked(w.UserID, w.Patch.Changes(w.Before), "queued")
+	case err == nil:
+		r.sum.Written++
+		r.failedInRow, r.queuedInRow = 0, 0
+		r.changesLocked(w.UserID, w.Patch.Changes(w.Before), "written")
+	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, metadata.ErrInvalid):
+		r.sum.Failed++ // refused: nothing was written, and trying again would not help
+		r.failedInRow = 0
+		r.log.Warn("reconcile: write refused", "user_id", w.UserID, "error", err)
+	default:
+		r.sum.Failed++
+		r.failedInRow++
+		known = false // a PATCH that timed out may have landed: a resumed run re-reads the user
+		r.log.Warn("reconcile: write failed", "user_id", w.UserID, "error", err)
+		if r.failedInRow >= maxFailuresInRow && r.fatal == nil {
+			r.fatal = fmt.Errorf("reconcile: %d writes in a row failed, stopping: %w", r.failedInRow, err)
+		}
+	}
+	if !known {
+		return
+	}
+	delete(r.st.inFlight, w.UserID)
+	r.st.done[w.UserID] = true
+	if err := r.saveLocked(ctx); err != nil && r.fatal == nil {
+		r.fatal = err
+	}
+}
+
+// summary returns a copy of the counts with the elapsed time.
+func (r *runner) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sum
+	s.Elapsed = r.now().Sub(r.start)
+	return s
+}
+
+// startProgress writes a progress line every ProgressEvery until the returned func is called,
+// which writes the last one.
+func (r *runner) startProgress() (stop func()) {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	quit, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(r.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.mu.Lock()
+				r.progressLocked()
+				r.mu.Unlock()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-exited
+		r.mu.Lock()
+		r.progressLocked()
+		r.mu.Unlock()
+	}
+}
