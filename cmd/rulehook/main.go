@@ -74,6 +74,7 @@ func commands() []command {
 		{"check-config", "validate the environment of serve and exit (0 valid, 2 invalid)", runCheckConfig},
 		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
+		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
 	}
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rulehook/rulehook/actions"
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/deployaction"
+)
+
+// runDeployAction installs actions/post-login.js into the tenant and binds it to post-login.
+// The tenant and the callout settings come from the same environment as serve.
+func runDeployAction(ctx context.Context, args []string, env *environment) error {
+	fs := flag.NewFlagSet("deploy-action", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	name := fs.String("name", deployaction.DefaultName, "the Action's name in the tenant")
+	url := fs.String("rulehook-url", env.getenv("RULEHOOK_URL"), "rulehook's public base URL the Action calls (default $RULEHOOK_URL)")
+	ns := fs.String("claim-namespace", env.getenv("CLAIM_NAMESPACE"), "namespace of the roles claim, e.g. https://music.example.com (default $CLAIM_NAMESPACE)")
+	policy := fs.String("failure-policy", env.getenv("FAILURE_POLICY"), "the Action's failure policy: open or closed (default $FAILURE_POLICY, else open)")
+	timeoutMS := fs.Int("timeout-ms", 0, "the Action's callout timeout in milliseconds (default 5000)")
+	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
+	force := fs.Bool("force", false, "update and redeploy even when nothing seems to differ (secrets edited in the dashboard)")
+	buildTimeout := fs.Duration("build-timeout", deployaction.DefaultBuildTimeout, "how long to wait for Auth0 to build the Action")
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("deploy-action: %v", err)
+	}
+	r := &envReader{getenv: env.getenv}
+	domain := r.required("AUTH0_DOMAIN", "")
+	clientID := r.required("AUTH0_CLIENT_ID", " (an M2M application allowed read/create/update:actions)")
+	clientSecret := r.required("AUTH0_CLIENT_SECRET", "")
+	if len(r.problems) > 0 {
+		return &configError{problems: r.problems}
+	}
+
+	secrets := map[string]string{
+		actions.SecretRulehookURL:    *url,
+		actions.SecretCalloutSecret:  env.getenv("CALLOUT_SECRET"),
+		actions.SecretClaimNamespace: *ns,
+		actions.SecretAuth0Domain:    domain,
+	}
+	optional := map[string]string{
+		actions.SecretFailurePolicy:   *policy,
+		actions.SecretCalloutAudience: env.getenv("CALLOUT_AUDIENCE"),
+		actions.SecretCalloutIssuer:   env.getenv("CALLOUT_ISSUER"),
+	}
+	if *timeoutMS > 0 {
+		optional[actions.SecretTimeoutMS] = strconv.Itoa(*timeoutMS)
+	}
+	for k, v := range optional {
+		if v != "" {
+			secrets[k] = v
+		}
+	}
+	res, err := deployaction.Deploy(ctx, deployaction.Options{
+		BaseURL:      strings.TrimRight(env.getenv("AUTH0_MANAGEMENT_URL"), "/"),
+		Domain:       domain,
+		ClientID:     clientID,
+		ClientSecret: clientSecret,
+		Name:         *name,
+		Secrets:      secrets,
+		DryRun:       *dryRun,
+		Force:        *force,
+		Progress:     env.stdout,
+		BuildTimeout: *buildTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("deploy-action: %w", err)
+	}
+	verb := map[bool]string{true: "would be", false: "is"}[res.DryRun]
+	fmt.Fprintf(env.stdout, "action %q %s %s; deployed: %v; bound to post-login once (%d bindings)\n",
+		*name, verb, res.Change, res.Deployed || res.DryRun, len(res.BindingsAfter))
+	return nil
+}
