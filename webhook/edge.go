@@ -23,6 +23,7 @@ type reqState struct {
 	id    string
 	attrs []slog.Attr
 	err   error // internal cause of a failure, logged once
+	buf   [6]slog.Attr
 }
 
 func (st *reqState) add(attrs ...slog.Attr) { st.attrs = append(st.attrs, attrs...) }
@@ -62,6 +63,7 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		req := c.Request()
 		st := &reqState{id: requestID(req.Header.Get(echo.HeaderXRequestID))}
+		st.attrs = st.buf[:0]
 		c.Response().Header().Set(echo.HeaderXRequestID, st.id)
 		c.Set(stateKey, st)
 
@@ -140,7 +142,7 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 	s.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// logf writes an extra log line for the request (a failure that does not fail the request).
+// logWarn writes an extra log line for the request (a failure that does not fail the request).
 func (s *Server) logWarn(c echo.Context, msg string, attrs ...slog.Attr) {
 	if st := stateOf(c); st != nil {
 		attrs = append(attrs, slog.String("request_id", st.id))
