@@ -91,17 +91,19 @@ func (s *Server) takeFault(method, path string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// applyFault runs the fault and reports whether the request goes on to the endpoint.
+// applyFault runs the fault and reports whether the request goes on to the endpoint. A request
+// whose client gave up, or that the server's Close released, is aborted without an answer (a
+// handler that simply returned would send an empty 200).
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
 	if f.Delay > 0 && !s.wait(r, f.Delay) {
-		return false
+		panic(http.ErrAbortHandler)
 	}
 	if f.Hang {
 		select {
 		case <-r.Context().Done():
 		case <-s.closed:
 		}
-		return false
+		panic(http.ErrAbortHandler)
 	}
 	if f.Status == 0 {
 		return true

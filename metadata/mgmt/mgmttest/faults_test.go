@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
+	"github.com/auth0/go-auth0/v3/management/client"
 	"github.com/auth0/go-auth0/v3/management/option"
+	"golang.org/x/oauth2"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 )
@@ -194,5 +196,34 @@ func TestGoAuth0SleepsOnRetryableStatusEvenWithoutRetries(t *testing.T) {
 	}
 	if got, want := s.Count(http.MethodGet, "/api/v2/users/auth0|1"), 2; got != want {
 		t.Errorf("GET requests = %d; want %d (one attempt after the warm-up)", got, want)
+	}
+}
+
+// TestTokenEndpointHangIsBoundedOnlyByTheTokenContext pins how go-auth0 fetches tokens: through
+// golang.org/x/oauth2 with the context given to option.WithClientCredentials and, unless that
+// context carries oauth2.HTTPClient, http.DefaultClient (no timeout); the call's own context and
+// HTTP client do not bound it. A writer must hand WithClientCredentials a context carrying a
+// client with a timeout, as here, or a hung /oauth/token blocks every call (oauth2 also tries
+// twice, client secret in a Basic header then in the body, so the wait is twice that timeout).
+func TestTokenEndpointHangIsBoundedOnlyByTheTokenContext(t *testing.T) {
+	s := newServer(t)
+	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 200 * time.Millisecond})
+	m, err := client.New(s.Host(),
+		option.WithInsecure(),
+		option.WithClientCredentials(tokenCtx, s.ClientID(), s.ClientSecret()),
+		option.WithHTTPClient(&http.Client{Timeout: 2 * time.Second, Transport: failFast{http.DefaultTransport}}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetFault(http.MethodPost, "/oauth/token", mgmttest.Fault{Hang: true})
+	begin := time.Now()
+	_, err = m.Users.Get(context.Background(), "auth0|1", nil)
+	if el := time.Since(begin); el > time.Second {
+		t.Errorf("Users.Get returned after %v; want the 200ms token timeout to bound it", el)
+	}
+	if got := statusOf(err); got != 401 {
+		t.Errorf("Users.Get without a token: status %d (%v); want 401 (go-auth0 calls on without one)", got, err)
 	}
 }

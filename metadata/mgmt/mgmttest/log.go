@@ -22,7 +22,11 @@ type Request struct {
 	Time   time.Time // arrival
 }
 
-// Requests returns a copy of the request log, oldest first.
+// maxLog bounds the request log; beyond it the older half is dropped.
+const maxLog = 100000
+
+// Requests returns a copy of the request log, oldest first. The log keeps at most the last
+// 100000 requests.
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -74,6 +78,11 @@ func (s *Server) logStart(r *http.Request, body []byte) int {
 	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	if len(s.log) >= maxLog { // a long `rulehook dev` session: keep the newer half
+		drop := len(s.log) / 2
+		s.log = append([]Request(nil), s.log[drop:]...)
+		s.logBase += drop
+	}
 	s.log = append(s.log, Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: b, Time: time.Now(),
 	})

@@ -108,7 +108,7 @@ type Server struct {
 	logMu   sync.Mutex
 	log     []Request
 	logSeq  int // requests ever logged
-	logBase int // logSeq at the last ResetLog
+	logBase int // seq of log[0]
 
 	faultMu sync.Mutex
 	faults  []*faultRule

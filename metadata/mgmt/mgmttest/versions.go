@@ -1,0 +1,95 @@
+package mgmttest
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// listVersions answers GET /api/v2/actions/actions/{id}/versions, newest first, paged.
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
+	pageNo, perPage, ok := page(w, r, 20)
+	if !ok {
+		return
+	}
+	now := time.Now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle(now)
+	a, ok := s.action(w, r)
+	if !ok {
+		return
+	}
+	start, end := window(pageNo, perPage, len(a.versions))
+	out := make([]map[string]any, 0, end-start)
+	for i := start; i < end; i++ {
+		out = append(out, a.versions[len(a.versions)-1-i].json(a))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"versions": out, "total": len(a.versions), "page": pageNo, "per_page": perPage})
+}
+
+// version finds the {versionId} of an action, answering 404 when there is none.
+func version(w http.ResponseWriter, r *http.Request, a *actionRecord) (*versionRecord, bool) {
+	for _, v := range a.versions {
+		if v.id == r.PathValue("versionId") {
+			return v, true
+		}
+	}
+	apiError(w, http.StatusNotFound, "", "The action version does not exist.")
+	return nil, false
+}
+
+// getVersion answers GET /api/v2/actions/actions/{id}/versions/{versionId}.
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.action(w, r)
+	if !ok {
+		return
+	}
+	if v, ok := version(w, r, a); ok {
+		writeJSON(w, http.StatusOK, v.json(a))
+	}
+}
+
+// deployVersion answers POST /api/v2/actions/actions/{id}/versions/{versionId}/deploy, a rollback:
+// a new deployed version identical to the given one; {"update_draft": true} also resets the draft.
+func (s *Server) deployVersion(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		UpdateDraft bool `json:"update_draft"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&body) // the body is optional
+	now := time.Now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.action(w, r)
+	if !ok {
+		return
+	}
+	old, ok := version(w, r, a)
+	if !ok {
+		return
+	}
+	v := &versionRecord{
+		id: randomUUID(), number: len(a.versions) + 1, code: old.code, runtime: old.runtime,
+		deps: old.deps, secrets: old.secrets, triggers: old.triggers, created: now,
+	}
+	a.versions = append(a.versions, v)
+	a.deployed, a.allDeployed = v, false
+	if body.UpdateDraft {
+		a.code, a.runtime, a.deps, a.triggers, a.updated, a.allDeployed = old.code, old.runtime, old.deps, old.triggers, now, true
+	}
+	writeJSON(w, http.StatusOK, v.json(a))
+}
+
+// listTriggers answers GET /api/v2/actions/triggers.
+func (s *Server) listTriggers(w http.ResponseWriter, _ *http.Request) {
+	out := make([]map[string]any, 0, len(triggerIDs))
+	for _, id := range triggerIDs {
+		out = append(out, map[string]any{
+			"id": id, "version": "v3", "status": "CURRENT", "runtimes": []string{"node18", "node22"},
+			"default_runtime": "node22", "compatible_triggers": []any{}, "binding_policy": "trigger-bound",
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"triggers": out})
+}
