@@ -1,0 +1,400 @@
+package deploy
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// instruction is one Dockerfile instruction with its continuation lines joined.
+type instruction struct {
+	line int    // where it starts, 1-based
+	cmd  string // upper case: FROM, RUN, COPY, ...
+	args string
+}
+
+// stage is one FROM and the instructions under it.
+type stage struct {
+	image, name string
+	body        []instruction
+}
+
+type dockerfile struct{ stages []stage }
+
+func readDockerfile() (*dockerfile, error) {
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		return nil, err
+	}
+	return parseDockerfile(string(b))
+}
+
+// parseDockerfile reads the subset of Dockerfile syntax this repository uses: comments, `\`
+// continuations (comment lines inside them are dropped, as Docker does) and one instruction per
+// logical line.
+func parseDockerfile(text string) (*dockerfile, error) {
+	var ins []instruction
+	var cur *instruction
+	for i, raw := range strings.Split(text, "\n") {
+		line := strings.TrimSpace(raw)
+		if strings.HasPrefix(line, "#") || (line == "" && cur == nil) {
+			continue
+		}
+		cont := strings.HasSuffix(line, "\\")
+		line = strings.TrimSuffix(line, "\\")
+		if cur == nil {
+			cmd, args, _ := strings.Cut(line, " ")
+			cur = &instruction{line: i + 1, cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
+		} else {
+			cur.args += " " + strings.TrimSpace(line)
+		}
+		if !cont {
+			ins = append(ins, *cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		return nil, fmt.Errorf("Dockerfile ends inside a continued line (line %d)", cur.line)
+	}
+	df := &dockerfile{}
+	for _, in := range ins {
+		if in.cmd == "FROM" {
+			f := strings.Fields(in.args)
+			f = slices.DeleteFunc(f, func(s string) bool { return strings.HasPrefix(s, "--") })
+			st := stage{image: f[0]}
+			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+				st.name = f[2]
+			}
+			df.stages = append(df.stages, st)
+			continue
+		}
+		if len(df.stages) == 0 {
+			if in.cmd == "ARG" {
+				continue
+			}
+			return nil, fmt.Errorf("line %d: %s before FROM", in.line, in.cmd)
+		}
+		last := &df.stages[len(df.stages)-1]
+		last.body = append(last.body, in)
+	}
+	return df, nil
+}
+
+func (s stage) all(cmd string) []instruction {
+	var out []instruction
+	for _, in := range s.body {
+		if in.cmd == cmd {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// one returns the only instruction cmd of the stage.
+func (s stage) one(cmd string) (instruction, error) {
+	all := s.all(cmd)
+	if len(all) != 1 {
+		return instruction{}, fmt.Errorf("stage %s has %d %s instructions; want 1", s.image, len(all), cmd)
+	}
+	return all[0], nil
+}
+
+func (df *dockerfile) final() stage { return df.stages[len(df.stages)-1] }
+
+// buildCmd is the Dockerfile's `go build`: its environment assignments and its argv.
+type buildCmd struct {
+	env  []string
+	args []string
+}
+
+var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// buildCommand finds the one RUN of the first stage that runs `go build` and splits it the way
+// a POSIX shell would (quotes, backslashes), dropping RUN's own flags (--mount, ...).
+func (df *dockerfile) buildCommand() (buildCmd, error) {
+	var found []instruction
+	for _, in := range df.stages[0].all("RUN") {
+		if strings.Contains(in.args, "go build") {
+			found = append(found, in)
+		}
+	}
+	if len(found) != 1 {
+		return buildCmd{}, fmt.Errorf("the build stage has %d RUN instructions with `go build`; want 1", len(found))
+	}
+	words, err := shellWords(found[0].args)
+	if err != nil {
+		return buildCmd{}, fmt.Errorf("line %d: %w", found[0].line, err)
+	}
+	for len(words) > 0 && strings.HasPrefix(words[0], "--") {
+		words = words[1:]
+	}
+	var bc buildCmd
+	for len(words) > 0 && assignment.MatchString(words[0]) {
+		bc.env = append(bc.env, words[0])
+		words = words[1:]
+	}
+	if len(words) < 3 || words[0] != "go" || words[1] != "build" {
+		return buildCmd{}, fmt.Errorf("line %d: want `[VAR=value...] go build ... PACKAGE`, got %q", found[0].line, words)
+	}
+	bc.args = words
+	return bc, nil
+}
+
+// output is the path the command writes the binary to (its -o).
+func (bc buildCmd) output() (string, error) {
+	i := slices.Index(bc.args, "-o")
+	if i < 0 || i+1 >= len(bc.args) {
+		return "", errors.New("the go build command has no `-o PATH`")
+	}
+	return bc.args[i+1], nil
+}
+
+// withOutput is the command with its -o replaced by path.
+func (bc buildCmd) withOutput(path string) ([]string, error) {
+	i := slices.Index(bc.args, "-o")
+	if i < 0 || i+1 >= len(bc.args) {
+		return nil, errors.New("the go build command has no `-o PATH`")
+	}
+	args := slices.Clone(bc.args)
+	args[i+1] = path
+	return args, nil
+}
+
+// shellWords splits a command line as sh would, for a line without expansions or operators
+// (those are errors: the tests could not run the line as the image build does).
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			w.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				switch {
+				case s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0:
+					i++
+				case s[i] == '$' || s[i] == '`':
+					return nil, errors.New("expansions inside double quotes are not supported")
+				}
+				w.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("unterminated double quote")
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 < len(s) {
+				i++
+				w.WriteByte(s[i])
+				inWord = true
+			}
+		case strings.IndexByte("&|;<>()$`*?[~#", c) >= 0:
+			return nil, fmt.Errorf("shell syntax %q: keep the build a single plain command", c)
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+func TestShellWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{`CGO_ENABLED=0 go build -ldflags="-s -w" -o /out/x ./cmd/x`, []string{"CGO_ENABLED=0", "go", "build", "-ldflags=-s -w", "-o", "/out/x", "./cmd/x"}},
+		{`a 'b c' "d\"e" f\ g`, []string{"a", "b c", `d"e`, "f g"}},
+	}
+	for _, tt := range tests {
+		got, err := shellWords(tt.in)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("shellWords(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"go build && echo", "go build $X", `go build "$X"`, "a 'b", `a "b`} {
+		if got, err := shellWords(bad); err == nil {
+			t.Errorf("shellWords(%q) = %q, nil; want an error", bad, got)
+		}
+	}
+}
+
+// TestDockerfile holds the Dockerfile to the manifests and the contract, without a Docker engine.
+func TestDockerfile(t *testing.T) {
+	df, err := readDockerfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(df.stages); got != 2 {
+		t.Fatalf("Dockerfile has %d stages; want 2 (build, final)", got)
+	}
+	build, final := df.stages[0], df.final()
+	if got, want := build.image, "golang:1.26"; got != want {
+		t.Errorf("build stage image = %q; want %q", got, want)
+	}
+	if got, want := final.image, "gcr.io/distroless/static-debian12:nonroot"; got != want {
+		t.Errorf("final image = %q; want %q", got, want)
+	}
+	for _, st := range df.stages {
+		if _, pinned := imageTag(st.image); !pinned {
+			t.Errorf("stage image %q is not pinned", st.image)
+		}
+	}
+
+	bc, err := df.buildCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(bc.env, "CGO_ENABLED=0") {
+		t.Errorf("build command environment = %q; want CGO_ENABLED=0", bc.env)
+	}
+	for _, flag := range []string{"-trimpath", "-ldflags=-s -w"} {
+		if !slices.Contains(bc.args, flag) {
+			t.Errorf("build command %q lacks %q", bc.args, flag)
+		}
+	}
+	out, err := bc.output()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The final stage copies the build's output to the entrypoint and runs `serve` as nonroot.
+	copyIn, err := final.one("COPY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := execForm(t, final, "ENTRYPOINT")
+	cmd := execForm(t, final, "CMD")
+	if got, want := copyIn.args, fmt.Sprintf("--from=%s %s %s", build.name, out, firstOr(entry, "")); got != want {
+		t.Errorf("final COPY = %q; want %q", got, want)
+	}
+	if want := []string{"/rulehook"}; !slices.Equal(entry, want) {
+		t.Errorf("ENTRYPOINT = %q; want %q", entry, want)
+	}
+	if want := []string{"serve"}; !slices.Equal(cmd, want) {
+		t.Errorf("CMD = %q; want %q", cmd, want)
+	}
+	user, err := final.one("USER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expose, err := final.one("EXPOSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The image and the Deployment agree: same user, same port, same command.
+	for _, spec := range overlays {
+		r := renderCached(t, overlayDir(spec.name))
+		a, problems := findApp(r)
+		if a.d == nil {
+			t.Fatalf("%s: %v", spec.name, problems)
+		}
+		ps, sc := a.d.Spec.Template.Spec.SecurityContext, a.c.SecurityContext
+		uid, gid := firstSet(sc.RunAsUser, ps.RunAsUser), firstSet(sc.RunAsGroup, ps.RunAsGroup)
+		if uid == nil || gid == nil || user.args != fmt.Sprintf("%d:%d", *uid, *gid) {
+			t.Errorf("%s: Dockerfile USER %s; the pod runs as %v:%v", spec.name, user.args, deref(uid), deref(gid))
+		}
+		listen, err := a.listenPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSuffix(expose.args, "/tcp"); got != strconv.Itoa(int(listen)) {
+			t.Errorf("%s: Dockerfile EXPOSE %s; LISTEN_ADDR listens on %d", spec.name, expose.args, listen)
+		}
+		if len(a.c.Command) > 0 && !slices.Equal(a.c.Command, entry) {
+			t.Errorf("%s: container command %q overrides ENTRYPOINT %q", spec.name, a.c.Command, entry)
+		}
+		if args := a.c.Args; len(args) > 0 && !slices.Equal(args, cmd) {
+			t.Errorf("%s: container args = %q; want %q (the image's CMD)", spec.name, args, cmd)
+		}
+	}
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) == 0 {
+		return def
+	}
+	return s[0]
+}
+
+// execForm returns the JSON (exec) form of the stage's only ENTRYPOINT or CMD: with no shell in
+// the image, the shell form could not run.
+func execForm(t *testing.T, s stage, cmd string) []string {
+	t.Helper()
+	in, err := s.one(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	if err := json.Unmarshal([]byte(in.args), &argv); err != nil {
+		t.Fatalf("%s %s is not the exec (JSON) form: %v", cmd, in.args, err)
+	}
+	return argv
+}
+
+// TestDockerfileBuildIsStatic runs the Dockerfile's own `go build` here and checks that the
+// binary needs nothing from the distroless image: no dynamic loader, no shared libraries.
+func TestDockerfileBuildIsStatic(t *testing.T) {
+	path := rulehookBinary(t)
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("binary has a %v program header; want a static binary", p.Type)
+		}
+	}
+	if f.Section(".dynamic") != nil || f.Section(".interp") != nil {
+		t.Error("binary has a .dynamic or .interp section; want a static binary")
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("binary imports %q; want none", libs)
+	}
+	if f.Section(".symtab") != nil {
+		t.Error("binary has a symbol table; -ldflags=-s should strip it")
+	}
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	// (-trimpath keeps -ldflags out of the build info; the missing .symtab above shows -s.)
+	for k, want := range map[string]string{"CGO_ENABLED": "0", "-trimpath": "true"} {
+		if got := settings[k]; got != want {
+			t.Errorf("build setting %s = %q; want %q", k, got, want)
+		}
+	}
+}
