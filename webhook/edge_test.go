@@ -256,3 +256,13 @@ func TestNewValidatesEverything(t *testing.T) {
 }
 
 func nilKeyfunc(*jwt.Token) (any, error) { return nil, errors.New("no key") }
+
+func TestUserAttrHidesEmails(t *testing.T) {
+	if got := userAttr("auth0|123"); got.Key != "user_id" || got.Value.String() != "auth0|123" {
+		t.Errorf("userAttr(auth0|123) = %v; want user_id auth0|123", got)
+	}
+	got := userAttr("samlp|corp|jane@example.com")
+	if got.Key != "user_id_sha256" || strings.Contains(got.Value.String(), "example.com") || len(got.Value.String()) != 16 {
+		t.Errorf("userAttr(saml id with an email) = %v; want a 16-digit hash under user_id_sha256", got)
+	}
+}

@@ -36,7 +36,6 @@ const (
 	reasonRedis         = "redis"
 	reasonManagementAPI = "management_api"
 	reasonBoth          = "redis_and_management_api"
-	reasonInternal      = "internal"
 )
 
 // Values of the decision label of rulehook_decisions_total.

@@ -105,7 +105,7 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 	}
 	user := li.in.User
 	if st := stateOf(c); st != nil {
-		st.add(slog.String("transaction_id", li.transactionID), slog.String("user_id", user.ID))
+		st.add(slog.String("transaction_id", li.transactionID), userAttr(user.ID))
 	}
 	if claims.Subject != user.ID {
 		return outcomeRejected, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
