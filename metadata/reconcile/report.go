@@ -29,7 +29,8 @@ type Summary struct {
 	// Failed: not written (a write refused or failed, a bad user id, a user that could not be
 	// re-read). They are left for the next run or the user's next login.
 	Failed int
-	// Skipped: already handled by the interrupted run this one resumed.
+	// Skipped: already handled, by the interrupted run this one resumed or earlier in this run (a
+	// user listed twice because users created or deleted meanwhile shifted the pages).
 	Skipped int
 	// Planned: users a DryRun would write.
 	Planned int

@@ -44,7 +44,8 @@ func Run(ctx context.Context, opts Options, deps Deps) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &runner{opts: opts, deps: deps, log: deps.Logger, now: time.Now, pacer: newPacer(opts.Rate)}
+	r := &runner{opts: opts, deps: deps, log: deps.Logger, now: time.Now, pacer: newPacer(opts.Rate),
+		listed: map[string]bool{}}
 	r.start = r.now()
 	return r.run(ctx)
 }
@@ -63,6 +64,7 @@ type runner struct {
 
 	mu          sync.Mutex
 	st          state
+	listed      map[string]bool // every user this process has listed, against a listing that shifts
 	sum         Summary
 	queuedInRow int
 	failedInRow int
@@ -178,27 +180,10 @@ func (r *runner) stopped(ctx context.Context) error {
 
 // decide counts u and returns the write it needs, if any.
 func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, bool) {
-	r.mu.Lock()
-	r.sum.Users++
-	done, inFlight := r.st.done[u.ID], r.st.inFlight[u.ID]
-	r.mu.Unlock()
-
-	if err := metadata.ValidateUserID(u.ID); err != nil {
-		r.fail(u.ID, "bad user id", err)
+	u, inFlight, ok := r.admit(ctx, u)
+	if !ok {
 		return metadata.Write{}, false
 	}
-	if done {
-		r.count(&r.sum.Skipped, u.ID, false)
-		return metadata.Write{}, false
-	}
-	if inFlight {
-		fresh, ok := r.reread(ctx, u.ID)
-		if !ok {
-			return metadata.Write{}, false
-		}
-		u = fresh
-	}
-
 	plays, err := r.deps.Plays.Plays(ctx, u.ID)
 	known := err == nil || errors.Is(err, metadata.ErrNotFound)
 	if !known && ctx.Err() != nil {
@@ -234,6 +219,34 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		RequestID: r.runID,
 		Before:    u,
 	}, true
+}
+
+// admit counts a listed user and returns the user to apply the rules to, with inFlight true when
+// the interrupted run had started writing it (then re-read from the tenant); ok is false when the
+// user is already handled or cannot be.
+func (r *runner) admit(ctx context.Context, u metadata.User) (_ metadata.User, inFlight, ok bool) {
+	r.mu.Lock()
+	r.sum.Users++
+	done, inFlight := r.st.done[u.ID], r.st.inFlight[u.ID]
+	again := r.listed[u.ID]
+	r.listed[u.ID] = true
+	r.mu.Unlock()
+
+	switch {
+	case again: // a user created or deleted meanwhile shifted the pages: handled already
+		r.count(&r.sum.Skipped, u.ID, false)
+		return u, false, false
+	case metadata.ValidateUserID(u.ID) != nil:
+		r.fail(u.ID, "bad user id", metadata.ValidateUserID(u.ID))
+		return u, false, false
+	case done:
+		r.count(&r.sum.Skipped, u.ID, false)
+		return u, false, false
+	case inFlight:
+		u, ok = r.reread(ctx, u.ID)
+		return u, true, ok
+	}
+	return u, false, true
 }
 
 // unlist takes back the count of a user the run stops before handling: the next run lists it again.
