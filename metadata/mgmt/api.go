@@ -1,0 +1,267 @@
+package mgmt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/auth0/go-auth0/v3/management"
+	"github.com/auth0/go-auth0/v3/management/core"
+	"github.com/auth0/go-auth0/v3/management/option"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// failKind sorts a failed call by what the caller should do about it.
+type failKind int
+
+const (
+	// kindTenant: 5xx, 401/403, a timeout, a network or token failure, the breaker open. Retried
+	// later; counts against the breaker.
+	kindTenant failKind = iota + 1
+	// kindRateLimited: a 429, or the gate closed. Retried after the reset.
+	kindRateLimited
+	// kindInvalid: another 4xx; the request itself is refused and is not retried.
+	kindInvalid
+	// kindNotFound: 404, the user does not exist.
+	kindNotFound
+	// kindCanceled: the caller's context was canceled before an answer.
+	kindCanceled
+)
+
+var errBreakerOpen = errors.New("circuit breaker open")
+
+// callError is a failed Management API call. It never carries the upstream body. It wraps the
+// metadata sentinel of its kind (a *metadata.RateLimitError when rate limited) and the cause.
+type callError struct {
+	op     string
+	kind   failKind
+	status int       // HTTP status; 0 when there was no answer
+	reset  time.Time // when rate limited: when the gate opens
+	noCall bool      // nothing was sent (gate closed, breaker open)
+	cause  error
+}
+
+func (e *callError) Error() string {
+	msg := "management api " + e.op
+	switch {
+	case e.noCall && e.kind == kindRateLimited:
+		msg += ": not sent, rate limited until " + e.reset.UTC().Format(time.RFC3339)
+	case e.noCall:
+		msg += ": not sent"
+	case e.status != 0:
+		msg += fmt.Sprintf(": answered %d", e.status)
+	}
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+func (e *callError) Unwrap() []error {
+	var sentinel error
+	switch e.kind {
+	case kindRateLimited:
+		sentinel = &metadata.RateLimitError{Reset: e.reset}
+	case kindInvalid:
+		sentinel = metadata.ErrInvalid
+	case kindNotFound:
+		sentinel = metadata.ErrNotFound
+	default:
+		sentinel = metadata.ErrUnavailable
+	}
+	if e.cause == nil {
+		return []error{sentinel}
+	}
+	return []error{sentinel, e.cause}
+}
+
+// retryable reports whether the write should be queued rather than reported as refused.
+func (e *callError) retryable() bool { return e.kind != kindInvalid && e.kind != kindNotFound }
+
+func kindOf(err error) failKind {
+	var ce *callError
+	if errors.As(err, &ce) {
+		return ce.kind
+	}
+	return kindTenant
+}
+
+// breakerSuccess: the tenant answered sanely, even if it refused the request.
+func breakerSuccess(err error) bool {
+	k := kindOf(err)
+	return err == nil || k == kindInvalid || k == kindNotFound
+}
+
+// breakerExcluded: a 429 says nothing about the tenant's health (the gate handles it), nor does
+// a caller giving up.
+func breakerExcluded(err error) bool {
+	k := kindOf(err)
+	return err != nil && (k == kindRateLimited || k == kindCanceled)
+}
+
+// apiCall issues one request through go-auth0 with the given options and returns the answer's
+// status and headers on success.
+type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error)
+
+// call runs do once: not at all while the gate is closed or the breaker open, otherwise with a
+// cached token, without go-auth0's retrier (whose sleeps ignore the context), and bounded by ctx.
+func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
+	if closed, reset := w.gate.closed(); closed {
+		return &callError{op: op, kind: kindRateLimited, reset: reset, noCall: true}
+	}
+	_, err := w.breaker.Execute(func() (struct{}, error) {
+		return struct{}{}, w.attempt(ctx, op, do)
+	})
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return &callError{op: op, kind: kindTenant, noCall: true, cause: errBreakerOpen}
+	}
+	return err
+}
+
+func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
+	token, err := w.tokens.Token(ctx)
+	if err != nil {
+		w.stats.tokenErrors.Add(1)
+		return &callError{op: op, kind: ctxKind(ctx), cause: err}
+	}
+	// WithoutRetries must be given per request: go-auth0 v3.4.0 ignores it at client level.
+	status, header, err := do(ctx, option.WithToken(token), option.WithoutRetries())
+	if err == nil {
+		w.stats.count(status)
+		w.gate.observe(status, header)
+		return nil
+	}
+	var ans *answerError
+	var apiErr *core.APIError
+	switch {
+	case errors.As(err, &ans):
+		status, header = ans.status, ans.header
+	case errors.As(err, &apiErr) && apiErr.StatusCode != 0:
+		status, header = apiErr.StatusCode, apiErr.Header
+	default:
+		w.stats.count(0)
+		return &callError{op: op, kind: ctxKind(ctx), cause: transportError(err)}
+	}
+	w.stats.count(status)
+	w.gate.observe(status, header)
+	e := &callError{op: op, status: status}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.kind = kindRateLimited
+		_, e.reset = w.gate.closed()
+	case status == http.StatusUnauthorized:
+		w.tokens.Invalidate(token)
+		e.kind = kindTenant
+	case status == http.StatusForbidden:
+		w.log.Error("management api refused the client: does the M2M application have read:users and update:users?", "op", op)
+		e.kind = kindTenant
+	case status == http.StatusNotFound:
+		e.kind = kindNotFound
+	case status >= 400 && status < 500:
+		e.kind = kindInvalid
+	default:
+		e.kind = kindTenant
+	}
+	return e
+}
+
+// ctxKind tells a caller that went away from a tenant that did not answer in time.
+func ctxKind(ctx context.Context) failKind {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return kindCanceled
+	}
+	return kindTenant
+}
+
+// transportError keeps the reason of a failed round trip and drops the URL go-auth0 and net/http
+// put in front of it.
+func transportError(err error) error {
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.As(err, &timeout) && timeout.Timeout():
+		return context.DeadlineExceeded
+	}
+	if cause := errors.Unwrap(err); cause != nil { // *url.Error → its cause
+		return cause
+	}
+	return err
+}
+
+// patchUser sends one PATCH /api/v2/users/{id} carrying only the non-empty metadata objects.
+func (w *Writer) patchUser(ctx context.Context, id string, p metadata.Patch) error {
+	req := &management.UpdateUserRequestContent{}
+	if len(p.AppMetadata) > 0 {
+		m := management.AppMetadata(p.AppMetadata)
+		req.AppMetadata = &m
+	}
+	if len(p.UserMetadata) > 0 {
+		m := management.UserMetadata(p.UserMetadata)
+		req.UserMetadata = &m
+	}
+	return w.call(ctx, "PATCH user", func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error) {
+		resp, err := w.api.Users.WithRawResponse.Update(ctx, id, req, opts...)
+		if err != nil {
+			return 0, nil, err
+		}
+		return resp.StatusCode, resp.Header, nil
+	})
+}
+
+// getUser reads the user's id and metadata (not the profile: no email crosses this package).
+func (w *Writer) getUser(ctx context.Context, id string) (metadata.User, error) {
+	fields, include := "user_id,app_metadata,user_metadata", true
+	req := &management.GetUserRequestParameters{Fields: &fields, IncludeFields: &include}
+	u := metadata.User{ID: id}
+	err := w.call(ctx, "GET user", func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error) {
+		resp, err := w.api.Users.WithRawResponse.Get(ctx, id, req, opts...)
+		if err != nil {
+			return 0, nil, err
+		}
+		if b := resp.Body; b != nil {
+			if b.AppMetadata != nil {
+				u.AppMetadata = *b.AppMetadata
+			}
+			if b.UserMetadata != nil {
+				u.UserMetadata = *b.UserMetadata
+			}
+		}
+		return resp.StatusCode, resp.Header, nil
+	})
+	return u, err
+}
+
+// answerTransport hands the answers go-auth0's retrier acts on (408, 429, 5xx) back as an
+// *answerError instead of a response. go-auth0 v3.4.0 sleeps the retry delay before returning
+// such an answer even with WithoutRetries (up to 60 s, X-RateLimit-Reset included, ignoring the
+// context); an error from the transport is returned at once.
+type answerTransport struct{ next http.RoundTripper }
+
+// answerError is an answer that answerTransport took away from go-auth0.
+type answerError struct {
+	status int
+	header http.Header
+}
+
+func (e *answerError) Error() string { return fmt.Sprintf("answered %d", e.status) }
+
+func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if s := resp.StatusCode; s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+		_ = resp.Body.Close()
+		return nil, &answerError{status: s, header: resp.Header}
+	}
+	return resp, nil
+}

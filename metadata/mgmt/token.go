@@ -1,0 +1,144 @@
+package mgmt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// tokenSource gets Management API access tokens with the client-credentials grant and keeps each
+// for its lifetime, so many writes share one /oauth/token request.
+//
+// It replaces go-auth0's option.WithClientCredentials, whose golang.org/x/oauth2 source fetches
+// with http.DefaultClient (no timeout) under the context given at construction, while holding the
+// lock every later call waits on, and whose error the SDK drops (the request then goes out without
+// Authorization and comes back 401). Here a fetch runs once for all waiting callers, is bounded by
+// the writer's Timeout, each caller waits only as long as its own context allows, and a failure is
+// an error wrapping metadata.ErrUnavailable.
+type tokenSource struct {
+	endpoint     string
+	clientID     string
+	clientSecret string
+	audience     string
+	client       *http.Client
+	timeout      time.Duration
+	now          func() time.Time
+	requests     atomic.Int64
+
+	mu       sync.Mutex
+	token    string
+	expiry   time.Time // renew from here on
+	inflight *tokenFetch
+}
+
+type tokenFetch struct {
+	done   chan struct{}
+	token  string
+	expiry time.Time
+	err    error
+}
+
+// Token returns a valid access token, fetching one when none is cached.
+func (s *tokenSource) Token(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	if s.token != "" && s.now().Before(s.expiry) {
+		t := s.token
+		s.mu.Unlock()
+		return t, nil
+	}
+	f := s.inflight
+	if f == nil {
+		f = &tokenFetch{done: make(chan struct{})}
+		s.inflight = f
+		go s.fetch(f)
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.token, f.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("%w: waiting for a management api token: %w", metadata.ErrUnavailable, ctx.Err())
+	}
+}
+
+// Invalidate drops the cached token when the API refused it (401), so the next call fetches anew.
+func (s *tokenSource) Invalidate(token string) {
+	s.mu.Lock()
+	if s.token == token {
+		s.token = ""
+	}
+	s.mu.Unlock()
+}
+
+// fetch runs detached from any one caller, so a caller giving up does not fail the others.
+func (s *tokenSource) fetch(f *tokenFetch) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	f.token, f.expiry, f.err = s.request(ctx)
+	s.mu.Lock()
+	if f.err == nil {
+		s.token, s.expiry = f.token, f.expiry
+	}
+	s.inflight = nil
+	s.mu.Unlock()
+	close(f.done)
+}
+
+type tokenAnswer struct {
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int64  `json:"expires_in"`
+	TokenType   string `json:"token_type"`
+	Error       string `json:"error"`
+}
+
+func (s *tokenSource) request(ctx context.Context) (string, time.Time, error) {
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {s.clientID},
+		"client_secret": {s.clientSecret},
+		"audience":      {s.audience},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	s.requests.Add(1)
+	start := s.now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	var ans tokenAnswer
+	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ans)
+	if resp.StatusCode != http.StatusOK {
+		// ans.Error is Auth0's short code ("access_denied"); the description is not kept.
+		return "", time.Time{}, fmt.Errorf("%w: token request answered %d %s", metadata.ErrUnavailable, resp.StatusCode, ans.Error)
+	}
+	if decodeErr != nil || ans.AccessToken == "" {
+		return "", time.Time{}, fmt.Errorf("%w: token request answered 200 without an access token", metadata.ErrUnavailable)
+	}
+	return ans.AccessToken, start.Add(renewAfter(ans.ExpiresIn)), nil
+}
+
+// renewAfter is how long a token that lives expiresIn seconds is used: a tenth of its life (at
+// most 5 minutes) is left as margin for clock skew and calls in flight. Without expires_in the
+// token is used for a minute.
+func renewAfter(expiresIn int64) time.Duration {
+	if expiresIn <= 0 {
+		return time.Minute
+	}
+	life := time.Duration(expiresIn) * time.Second
+	return life - min(life/10, 5*time.Minute)
+}

@@ -1,0 +1,334 @@
+package mgmt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// Worker defaults, applied by RunWorker to zero WorkerOptions fields.
+const (
+	DefaultLease      = 30 * time.Second
+	DefaultPoll       = time.Second
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 5 * time.Minute
+)
+
+// queueOpTimeout bounds Done and Retry, which run even while the worker stops: an applied entry
+// must be acknowledged, a claimed one given back.
+const queueOpTimeout = 2 * time.Second
+
+// WorkerOptions tune RunWorker. Zero values take the defaults named on each field.
+type WorkerOptions struct {
+	// Lease is how long a claimed entry stays with this worker (default DefaultLease). It must be
+	// longer than a GET and a PATCH take (at least 3 × Config.Timeout); an entry whose lease ends
+	// is claimed again and re-applied, which is harmless (only differences are written) but costs
+	// calls.
+	Lease time.Duration
+	// Poll is how long an idle worker waits before looking at the queue again (default
+	// DefaultPoll); a Write or Rerun of this process wakes it at once.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the exponential wait after a failed attempt (defaults
+	// DefaultMinBackoff and DefaultMaxBackoff); a 429 waits for its reset instead.
+	MinBackoff, MaxBackoff time.Duration
+	// Interval is the least time between two Management API calls of this worker (default 0: as
+	// fast as the rate-limit headers allow).
+	Interval time.Duration
+}
+
+func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error) {
+	if o.Lease == 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Poll == 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	var errs []error
+	if o.Lease < 3*timeout {
+		errs = append(errs, fmt.Errorf("lease %s is shorter than 3 × the call timeout %s", o.Lease, timeout))
+	}
+	if o.Poll < 0 || o.MinBackoff < 0 || o.Interval < 0 {
+		errs = append(errs, errors.New("poll, backoff and interval must not be negative"))
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		errs = append(errs, fmt.Errorf("max backoff %s is below min backoff %s", o.MaxBackoff, o.MinBackoff))
+	}
+	if len(errs) > 0 {
+		return o, fmt.Errorf("%w: worker options: %w", metadata.ErrInvalid, errors.Join(errs...))
+	}
+	return o, nil
+}
+
+// RunWorker applies queued writes until ctx ends, then returns nil (or, at once, an error wrapping
+// metadata.ErrInvalid for bad options or an empty consumer). consumer names this worker in the
+// queue's leases; give each replica its own (the pod name).
+//
+// For each claimed entry it reads the user (404: the entry is dropped), applies the entry's
+// explicit values, re-runs the rules with the current play count when the entry asks for it (a
+// play count that cannot be read leaves the entry queued: no demotion on an outage), and PATCHes
+// only what differs from the user's current metadata (no call when nothing does). Success is
+// acknowledged (Done) and audited with Reason metadata.ReasonQueue; a 429 gives the entry back
+// until the reset, a 5xx, timeout or network error until an exponential backoff, a 4xx drops it.
+// While the gate is closed, the rate-limit window nearly spent, or the breaker open, the worker
+// makes no call and waits, without spinning.
+func (w *Writer) RunWorker(ctx context.Context, consumer string, opts WorkerOptions) error {
+	opts, err := opts.withDefaults(w.cfg.Timeout)
+	if err != nil {
+		return err
+	}
+	if consumer == "" || strings.ContainsAny(consumer, " \r\n") {
+		return fmt.Errorf("%w: worker consumer must be a non-empty name without spaces", metadata.ErrInvalid)
+	}
+	k := &worker{w: w, consumer: consumer, opts: opts}
+	w.log.Info("queue worker started", "consumer", consumer)
+	for ctx.Err() == nil {
+		k.step(ctx)
+	}
+	w.log.Info("queue worker stopped", "consumer", consumer)
+	return nil
+}
+
+type worker struct {
+	w        *Writer
+	consumer string
+	opts     WorkerOptions
+	last     time.Time // of this worker's last API call, for Interval
+}
+
+// step claims one entry and applies it, or waits.
+func (k *worker) step(ctx context.Context) {
+	if wait := k.pause(); wait > 0 {
+		k.sleep(ctx, wait, false)
+		return
+	}
+	entries, err := k.w.queue.Claim(ctx, k.consumer, 1, k.opts.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			k.w.log.Warn("queue claim failed", "consumer", k.consumer, "error", err)
+			k.sleep(ctx, k.opts.Poll, false)
+		}
+		return
+	}
+	if len(entries) == 0 {
+		k.sleep(ctx, k.opts.Poll, true)
+		return
+	}
+	for _, e := range entries {
+		k.apply(ctx, e)
+	}
+}
+
+// pause is how long the worker must wait before any call: the gate, the pacing, the breaker.
+func (k *worker) pause() time.Duration {
+	wait, _ := k.w.gate.workerWait()
+	if wait <= 0 && k.w.breaker.State() == gobreaker.StateOpen {
+		wait = k.opts.Poll
+	}
+	return wait
+}
+
+func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
+	w := k.w
+	var plays int64
+	if e.Rerun {
+		p, err := w.plays.Plays(ctx, e.UserID)
+		switch {
+		case err == nil:
+			plays = p
+		case errors.Is(err, metadata.ErrNotFound):
+		default:
+			k.retry(ctx, e, k.backoff(e.Attempts), "play count unavailable", err)
+			return
+		}
+	}
+	if !k.turn(ctx, e) {
+		return
+	}
+	u, err := k.getUser(ctx, e.UserID)
+	if err != nil {
+		k.failed(ctx, e, err)
+		return
+	}
+	patch := changedOnly(e.Explicit, u)
+	if e.Rerun {
+		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u), Plays: plays, PlaysKnown: true})
+		patch = patch.Merge(d.Patch)
+	}
+	if patch.IsEmpty() {
+		w.stats.unchanged.Add(1)
+		k.done(ctx, e)
+		return
+	}
+	if err := patch.Validate(); err != nil {
+		k.drop(ctx, e, "queued values are not writable", err)
+		return
+	}
+	if !k.turn(ctx, e) {
+		return
+	}
+	callCtx, cancel, _ := w.callContext(ctx, 0)
+	err = w.patchUser(callCtx, e.UserID, patch)
+	cancel()
+	if err != nil {
+		k.failed(ctx, e, err)
+		return
+	}
+	w.stats.applied.Add(1)
+	k.done(ctx, e)
+	w.log.Info("queued write applied", "user_id", e.UserID, "version", e.Version, "attempts", e.Attempts,
+		"reason", e.Reason, "request_id", e.RequestID)
+	w.audit(context.WithoutCancel(ctx), e.UserID, metadata.ReasonQueue, e.RequestID, patch.Changes(u))
+}
+
+func (k *worker) getUser(ctx context.Context, id string) (metadata.User, error) {
+	callCtx, cancel, _ := k.w.callContext(ctx, 0)
+	defer cancel()
+	return k.w.getUser(callCtx, id)
+}
+
+// turn waits until the worker may call: the pacing of a nearly spent rate-limit window and
+// Interval. A wait longer than a quarter of the lease gives the entry back instead.
+func (k *worker) turn(ctx context.Context, e metadata.QueueEntry) bool {
+	now := k.w.cfg.Now()
+	wait, until := k.w.gate.workerWait()
+	if next := k.last.Add(k.opts.Interval); next.Sub(now) > wait {
+		wait, until = next.Sub(now), next
+	}
+	if wait > k.opts.Lease/4 {
+		k.retry(ctx, e, until, "rate limited", nil)
+		return false
+	}
+	if wait > 0 && !k.sleep(ctx, wait, false) {
+		k.retry(ctx, e, now, "worker stopping", ctx.Err())
+		return false
+	}
+	k.last = k.w.cfg.Now()
+	return true
+}
+
+// failed decides what becomes of an entry whose call failed.
+func (k *worker) failed(ctx context.Context, e metadata.QueueEntry, err error) {
+	var ce *callError
+	errors.As(err, &ce)
+	switch kindOf(err) {
+	case kindNotFound:
+		k.drop(ctx, e, "user not found", nil)
+	case kindInvalid:
+		k.drop(ctx, e, "tenant refused the patch", err)
+	case kindRateLimited:
+		until := k.w.cfg.Now().Add(k.opts.MinBackoff)
+		if ce != nil && !ce.reset.IsZero() {
+			until = ce.reset
+		}
+		k.retry(ctx, e, until, "rate limited", err)
+	case kindCanceled:
+		k.retry(ctx, e, k.w.cfg.Now(), "worker stopping", err)
+	default:
+		k.retry(ctx, e, k.backoff(e.Attempts), "tenant unavailable", err)
+	}
+}
+
+func (k *worker) backoff(attempts int) time.Time {
+	d := k.opts.MaxBackoff
+	if attempts < 30 {
+		d = min(k.opts.MinBackoff<<attempts, k.opts.MaxBackoff)
+	}
+	if d > 0 { // ±20 % so that entries failed together do not come back together
+		d = d*4/5 + rand.N(d*2/5+1)
+	}
+	return k.w.cfg.Now().Add(d)
+}
+
+func (k *worker) retry(ctx context.Context, e metadata.QueueEntry, notBefore time.Time, why string, cause error) {
+	k.w.stats.retr.Add(1)
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
+	defer cancel()
+	if err := k.w.queue.Retry(qctx, e, notBefore); err != nil {
+		k.w.log.Warn("queue retry failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+		return
+	}
+	k.w.log.Info("queued write put back", "user_id", e.UserID, "why", why, "attempts", e.Attempts+1,
+		"not_before", notBefore.UTC().Format(time.RFC3339Nano), "error", errString(cause))
+}
+
+func (k *worker) done(ctx context.Context, e metadata.QueueEntry) {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
+	defer cancel()
+	if err := k.w.queue.Done(qctx, e); err != nil {
+		k.w.log.Warn("queue done failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+	}
+}
+
+func (k *worker) drop(ctx context.Context, e metadata.QueueEntry, why string, cause error) {
+	k.w.stats.dropped.Add(1)
+	k.w.log.Warn("queued write dropped", "user_id", e.UserID, "why", why, "reason", e.Reason,
+		"request_id", e.RequestID, "error", errString(cause))
+	k.done(ctx, e)
+}
+
+// sleep waits d, or less when ctx ends (false) or, if wakeable, a Put of this process nudges.
+func (k *worker) sleep(ctx context.Context, d time.Duration, wakeable bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var wake <-chan struct{}
+	if wakeable {
+		wake = k.w.wake
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}
+
+// changedOnly keeps the keys of p whose value differs from u's current one; a nil value (delete)
+// is kept only when u has the key.
+func changedOnly(p metadata.Patch, u metadata.User) metadata.Patch {
+	return metadata.Patch{
+		AppMetadata:  changedKeys(p.AppMetadata, u.AppMetadata),
+		UserMetadata: changedKeys(p.UserMetadata, u.UserMetadata),
+	}
+}
+
+func changedKeys(patch, current map[string]any) map[string]any {
+	var out map[string]any
+	for k, v := range patch {
+		cur, has := current[k]
+		if (v == nil && !has) || (has && sameJSON(cur, v)) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(patch))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// sameJSON compares decoded JSON values, treating json.Number and float64 of one number alike.
+func sameJSON(a, b any) bool {
+	if reflect.DeepEqual(a, b) {
+		return true
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
