@@ -155,18 +155,54 @@ func (r *envReader) secret(name string, required bool) []byte {
 // loadConfig reads and validates the environment of `serve`. On failure the error is a
 // *configError naming every problem; no value of a secret appears in it.
 func loadConfig(getenv func(string) string) (config, error) {
+	return readConfig(getenv, readServer, readRedis, readAuth0, readCallout, readPolicy, readAppAPI)
+}
+
+// loadRedisConfig reads only the Redis variables, for commands that need nothing else (audit).
+func loadRedisConfig(getenv func(string) string) (config, error) {
+	return readConfig(getenv, readRedis)
+}
+
+// loadManagementConfig reads what a command that writes users needs (reconcile): Redis, the
+// tenant with its M2M credentials, and the rules. The callout and HTTP variables are not read.
+func loadManagementConfig(getenv func(string) string) (config, error) {
+	return readConfig(func(k string) string {
+		if k == "WRITE_MODE" {
+			return writeModeManagement // the credentials are required whatever the service's mode
+		}
+		return getenv(k)
+	}, readRedis, readAuth0, readPolicy)
+}
+
+// readConfig runs every part reader and returns every problem they found at once.
+func readConfig(getenv func(string) string, parts ...func(*envReader, *config)) (config, error) {
 	r := &envReader{getenv: getenv}
 	var c config
+	for _, read := range parts {
+		read(r, &c)
+	}
+	if len(r.problems) > 0 {
+		return config{}, &configError{problems: r.problems}
+	}
+	return c, nil
+}
 
+func readServer(r *envReader, c *config) {
 	c.ListenAddr = r.str("LISTEN_ADDR", ":8080")
 	checkListenAddr(r, "LISTEN_ADDR", c.ListenAddr)
 	c.MetricsAddr = r.str("METRICS_ADDR", "")
 	if c.MetricsAddr != "" {
 		checkListenAddr(r, "METRICS_ADDR", c.MetricsAddr)
 	}
+	c.MaxBodyBytes = r.integer("MAX_BODY_BYTES", 262144, 1024, 16<<20)
+	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
+	c.QueueWorkers = int(r.integer("QUEUE_WORKERS", 1, 0, 16))
+	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
+		r.problem("LOG_LEVEL=%q must be debug, info, warn or error", r.getenv("LOG_LEVEL"))
+	}
+}
 
-	readRedis(r, &c)
-
+func readAuth0(r *envReader, c *config) {
 	c.Auth0Domain = r.required("AUTH0_DOMAIN", " (the tenant domain, e.g. example.us.auth0.com)")
 	if c.Auth0Domain != "" && !validHost(c.Auth0Domain) {
 		r.problem("AUTH0_DOMAIN=%q must be a host name without scheme or path, e.g. example.us.auth0.com", c.Auth0Domain)
@@ -181,13 +217,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.Auth0ManagementURL = strings.TrimRight(r.str("AUTH0_MANAGEMENT_URL", "https://"+c.Auth0Domain), "/")
 	checkManagementURL(r, c.Auth0ManagementURL)
+	// The Management API's timeout derives from the callout deadline, read here so that commands
+	// without a callout (reconcile) get the same default.
+	c.CalloutDeadline = r.duration("CALLOUT_DEADLINE", 2*time.Second, 50*time.Millisecond, 10*time.Second)
+}
 
+func readCallout(r *envReader, c *config) {
 	c.CalloutSecret = r.secret("CALLOUT_SECRET", true)
 	c.CalloutSecretPrevious = r.secret("CALLOUT_SECRET_PREVIOUS", false)
 	c.CalloutAudience = r.required("CALLOUT_AUDIENCE", " (the service's public URL, the aud of callout tokens)")
 	c.CalloutIssuer = r.str("CALLOUT_ISSUER", "https://"+c.Auth0Domain+"/")
-	c.CalloutDeadline = r.duration("CALLOUT_DEADLINE", 2*time.Second, 50*time.Millisecond, 10*time.Second)
+	c.FailOpen = r.oneOf("FAILURE_POLICY", policyOpen, policyOpen, policyClosed) == policyOpen
+}
 
+func readPolicy(r *envReader, c *config) {
 	c.Policy = metadata.Policy{
 		Threshold:          r.integer("PLAYLIST_EDITOR_THRESHOLD", 100, 1, 1<<53),
 		DefaultDisplayName: r.str("DEFAULT_DISPLAY_NAME", "user"),
@@ -195,9 +238,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.Policy.Validate(); err != nil {
 		r.problem("DEFAULT_DISPLAY_NAME: %s", strings.TrimPrefix(err.Error(), metadata.ErrInvalid.Error()+": "))
 	}
-	c.FailOpen = r.oneOf("FAILURE_POLICY", policyOpen, policyOpen, policyClosed) == policyOpen
-	c.MaxBodyBytes = r.integer("MAX_BODY_BYTES", 262144, 1024, 16<<20)
+}
 
+func readAppAPI(r *envReader, c *config) {
 	c.APIAudience = r.str("API_AUDIENCE", "")
 	c.APIIssuer = r.str("API_ISSUER", "https://"+c.Auth0Domain+"/")
 	c.LegacySecret = r.secret("API_LEGACY_HS256_SECRET", false)
@@ -206,34 +249,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if (c.LegacySecret == nil) != (c.LegacyAudience == "") {
 		r.problem("API_LEGACY_HS256_SECRET and API_LEGACY_AUDIENCE go together: set both or neither")
 	}
-
-	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
-	c.QueueWorkers = int(r.integer("QUEUE_WORKERS", 1, 0, 16))
-	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
-		r.problem("LOG_LEVEL=%q must be debug, info, warn or error", r.getenv("LOG_LEVEL"))
-	}
-
-	if len(r.problems) > 0 {
-		return config{}, &configError{problems: r.problems}
-	}
-	return c, nil
 }
 
 func checkListenAddr(r *envReader, name, addr string) {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		r.problem("%s=%q must be host:port or :port", name, addr)
 	}
-}
-
-// loadRedisConfig reads only the Redis variables, for commands that need nothing else (audit).
-func loadRedisConfig(getenv func(string) string) (config, error) {
-	r := &envReader{getenv: getenv}
-	var c config
-	readRedis(r, &c)
-	if len(r.problems) > 0 {
-		return config{}, &configError{problems: r.problems}
-	}
-	return c, nil
 }
 
 func readRedis(r *envReader, c *config) {

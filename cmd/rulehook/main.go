@@ -72,6 +72,7 @@ func commands() []command {
 		{"serve", "run in production, configured by the environment (see README)", runServe},
 		{"dev", "run with embedded Redis and an emulated Auth0 tenant; not for production", runDev},
 		{"check-config", "validate the environment of serve and exit (0 valid, 2 invalid)", runCheckConfig},
+		{"reconcile", "bring every user of the tenant in line with the rules, writing only who differs", runReconcile},
 		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},

@@ -54,19 +54,10 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, err
 
 	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store}
 	if cfg.Auth0ClientID != "" && cfg.Auth0ClientSecret != "" {
-		s.writer, err = mgmt.New(mgmt.Config{
-			BaseURL:      cfg.Auth0ManagementURL,
-			ClientID:     cfg.Auth0ClientID,
-			ClientSecret: cfg.Auth0ClientSecret,
-			Audience:     "https://" + cfg.Auth0Domain + "/api/v2/",
-			Timeout:      cfg.managementTimeout(),
-			Policy:       cfg.Policy,
-			Logger:       logger.With("component", "mgmt"),
-			Auditor:      s.store,
-		}, s.store, s.store)
+		s.writer, err = cfg.newWriter(s.store, logger)
 		if err != nil {
 			rdb.Close()
-			return nil, fmt.Errorf("management api: %w", err)
+			return nil, err
 		}
 		// The app API's displayName PUT writes through the Management API in both modes. In
 		// action mode the Action is the only writer of what the rules decide, so plays that cross
@@ -124,6 +115,24 @@ func (c config) openRedis() (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	return rdb, nil
+}
+
+// newWriter builds the Management API writer on store's retry queue, audit trail and play counts.
+func (c config) newWriter(store *redisstore.Store, logger *slog.Logger) (*mgmt.Writer, error) {
+	w, err := mgmt.New(mgmt.Config{
+		BaseURL:      c.Auth0ManagementURL,
+		ClientID:     c.Auth0ClientID,
+		ClientSecret: c.Auth0ClientSecret,
+		Audience:     "https://" + c.Auth0Domain + "/api/v2/",
+		Timeout:      c.managementTimeout(),
+		Policy:       c.Policy,
+		Logger:       logger.With("component", "mgmt"),
+		Auditor:      store,
+	}, store, store)
+	if err != nil {
+		return nil, fmt.Errorf("management api: %w", err)
+	}
+	return w, nil
 }
 
 // managementTimeout is the per-call timeout of the Management API: well inside the callout

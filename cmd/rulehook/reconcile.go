@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata/reconcile"
+	"github.com/rulehook/rulehook/metadata/redisstore"
+)
+
+// runReconcile brings every user of the tenant in line with the rules, writing only those who
+// differ. It reads the same environment as serve, less the callout settings.
+func runReconcile(ctx context.Context, args []string, env *environment) error {
+	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var o reconcile.Options
+	fs.Float64Var(&o.Rate, "rate", reconcile.DefaultRate, "most Management API writes started per second (the free tier allows 2)")
+	fs.IntVar(&o.PerPage, "per-page", reconcile.DefaultPerPage, "users per listing page")
+	fs.StringVar(&o.Name, "name", reconcile.DefaultName, "checkpoint name, so that separate runs do not share one")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the changes a run would make and write nothing")
+	fs.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint of an interrupted run and start from the first page")
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("reconcile: %v", err)
+	}
+	cfg, err := loadManagementConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, cfg.LogLevel)
+	redisstore.SetLogger(logger)
+	rdb, err := cfg.openRedis()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	store := redisstore.New(rdb)
+	w, err := cfg.newWriter(store, logger)
+	if err != nil {
+		return err
+	}
+	o.Policy = cfg.Policy
+	o.Changes, o.Progress = env.stdout, env.stderr
+	sum, err := reconcile.Run(ctx, o, reconcile.Deps{
+		Users: w, Plays: store, Writer: w, Checkpoints: store, Fresh: w,
+		Gate: reconcile.GateFunc(func() (bool, time.Time) {
+			g := w.Stats().Gate
+			return g.Closed || g.Paced, g.Reset
+		}),
+		Logger: logger,
+	})
+	fmt.Fprintln(env.stdout, sum)
+	if err != nil {
+		return fmt.Errorf("reconcile stopped (run it again to resume): %w", err)
+	}
+	if sum.Queued > 0 {
+		fmt.Fprintf(env.stdout, "%d writes were queued (rate limit or tenant errors); a running rulehook serve applies them\n", sum.Queued)
+	}
+	return nil
+}
