@@ -99,8 +99,9 @@ type Deps struct {
 	// Gate is the writer's rate-limit feedback. When nil, Writer is used if it implements
 	// RateGate; with none, Run relies on Options.Rate and on the writer queueing what a 429 refuses.
 	Gate RateGate
-	// Logger receives a record per failed user (user id and error, never metadata values); nil
-	// discards them.
+	// Logger receives a record per user not reconciled and per unreadable play count: the user id
+	// (hashed when it holds an '@', as enterprise ids can embed an email) and the error, never
+	// metadata values; nil discards them.
 	Logger *slog.Logger
 }
 

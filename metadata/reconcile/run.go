@@ -191,7 +191,7 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		return metadata.Write{}, false
 	}
 	if !known {
-		r.log.Warn("reconcile: play count unreadable, roles kept", "user_id", u.ID, "error", err)
+		r.log.Warn("reconcile: play count unreadable, roles kept", userAttrs(u.ID, err)...)
 		r.mu.Lock()
 		r.sum.PlaysUnknown++
 		r.mu.Unlock()
@@ -259,7 +259,7 @@ func (r *runner) unlist() {
 // reread reads a user whose write the interrupted run had started, from the tenant itself.
 func (r *runner) reread(ctx context.Context, id string) (metadata.User, bool) {
 	if r.deps.Fresh == nil {
-		r.log.Warn("reconcile: cannot re-read a user the interrupted run was writing; skipped", "user_id", id)
+		r.log.Warn("reconcile: cannot re-read a user the interrupted run was writing; skipped", userAttrs(id, nil)...)
 		r.count(&r.sum.Skipped, id, true)
 		return metadata.User{}, false
 	}
@@ -287,7 +287,7 @@ func (r *runner) count(field *int, id string, markDone bool) {
 }
 
 func (r *runner) fail(id, what string, err error) {
-	r.log.Warn("reconcile: user not reconciled", "user_id", id, "what", what, "error", err)
+	r.log.Warn("reconcile: user not reconciled: "+what, userAttrs(id, err)...)
 	r.count(&r.sum.Failed, id, false)
 }
 
@@ -332,12 +332,12 @@ func (r *runner) write(ctx context.Context, w metadata.Write) {
 	case errors.Is(err, metadata.ErrNotFound), errors.Is(err, metadata.ErrInvalid):
 		r.sum.Failed++ // refused: nothing was written, and trying again would not help
 		r.failedInRow = 0
-		r.log.Warn("reconcile: write refused", "user_id", w.UserID, "error", err)
+		r.log.Warn("reconcile: write refused", userAttrs(w.UserID, err)...)
 	default:
 		r.sum.Failed++
 		r.failedInRow++
 		known = false // a PATCH that timed out may have landed: a resumed run re-reads the user
-		r.log.Warn("reconcile: write failed", "user_id", w.UserID, "error", err)
+		r.log.Warn("reconcile: write failed", userAttrs(w.UserID, err)...)
 		if r.failedInRow >= maxFailuresInRow && r.fatal == nil {
 			r.fatal = fmt.Errorf("reconcile: %d writes in a row failed, stopping: %w", r.failedInRow, err)
 		}
