@@ -20,12 +20,13 @@ import (
 type failKind int
 
 const (
-	// kindTenant: 5xx, 401/403, a timeout, a network or token failure, the breaker open. Retried
+	// kindTenant: 5xx, 401/403/408, a timeout, a network or token failure, the breaker open. Retried
 	// later; counts against the breaker.
 	kindTenant failKind = iota + 1
 	// kindRateLimited: a 429, or the gate closed. Retried after the reset.
 	kindRateLimited
-	// kindInvalid: another 4xx; the request itself is refused and is not retried.
+	// kindInvalid: another 4xx (400, 409, 413, ...); the request itself is refused and is not
+	// retried.
 	kindInvalid
 	// kindNotFound: 404, the user does not exist.
 	kindNotFound
@@ -127,6 +128,12 @@ func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 	token, err := w.tokens.Token(ctx)
 	if err != nil {
 		w.stats.tokenErrors.Add(1)
+		var ans *answerError
+		if errors.As(err, &ans) && ans.status == http.StatusTooManyRequests {
+			w.gate.observe(ans.status, ans.header)
+			_, reset := w.gate.closed()
+			return &callError{op: op, kind: kindRateLimited, reset: reset, cause: err}
+		}
 		return &callError{op: op, kind: ctxKind(ctx), cause: err}
 	}
 	// WithoutRetries must be given per request: go-auth0 v3.4.0 ignores it at client level.
@@ -154,6 +161,8 @@ func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 	case status == http.StatusTooManyRequests:
 		e.kind = kindRateLimited
 		_, e.reset = w.gate.closed()
+	case status == http.StatusRequestTimeout:
+		e.kind = kindTenant
 	case status == http.StatusUnauthorized:
 		w.tokens.Invalidate(token)
 		e.kind = kindTenant

@@ -97,11 +97,12 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 // Write applies w.Patch to the user with one PATCH, or queues it. It returns:
 //   - Written: the tenant accepted the PATCH (an empty patch makes no call and is reported Written);
 //   - Queued: the write is in the durable queue (gate closed, breaker open, an entry already
-//     pending for the user, or the PATCH failed with 429, 5xx, a timeout or a network error);
+//     pending for the user, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
+//     token error, or 401/403 — a credential or grant problem that must not lose the write);
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
-//   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or a 4xx
-//     answer, metadata.ErrNotFound for 404, and metadata.ErrUnavailable (plus
-//     metadata.ErrRateLimited after a 429) when the write could be neither sent nor queued.
+//   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or another
+//     4xx answer, metadata.ErrNotFound for 404 (neither is queued), and metadata.ErrUnavailable
+//     (plus metadata.ErrRateLimited after a 429) when the write could be neither sent nor queued.
 //
 // The PATCH is bounded by Config.Timeout and by ctx's deadline less Config.QueueReserve, so a
 // failed PATCH still leaves time to queue. On success the change is audited (Changes from

@@ -321,3 +321,45 @@ func (nopQueue) Claim(context.Context, string, int, time.Duration) ([]metadata.Q
 func (nopQueue) Done(context.Context, metadata.QueueEntry) error             { return nil }
 func (nopQueue) Retry(context.Context, metadata.QueueEntry, time.Time) error { return nil }
 func (nopQueue) Depth(context.Context) (int64, error)                        { return 0, nil }
+
+func TestTokenEndpointRateLimitClosesTheGate(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.PutUser(tenantUser("auth0|tok", nil, nil))
+	reset := time.Now().Add(3 * time.Second)
+	e.tenant.SetFault(http.MethodPost, "/oauth/token", mgmttest.Fault{Status: http.StatusTooManyRequests, Reset: reset, Times: 1})
+	out, err := e.loginWrite(e.w, domainUser(e.user("auth0|tok")), 0, time.Second)
+	if err != nil || out != metadata.Queued {
+		t.Fatalf("Write = %v, %v; want queued, nil", out, err)
+	}
+	if s := e.w.Stats(); !s.Gate.Closed || s.Gate.Reset.Before(reset.Truncate(time.Second)) || s.Breaker != BreakerClosed {
+		t.Errorf("Stats = %+v; want the gate closed until about %s and the breaker closed", s, reset)
+	}
+}
+
+// go-auth0 v3.4.0 retries 408/429/5xx by default and, even with WithoutRetries, sleeps the retry
+// delay (1 s backoff, or until X-RateLimit-Reset) before returning; neither may happen here.
+func TestFailedPatchIsNeitherRetriedNorSleptOn(t *testing.T) {
+	for _, f := range []mgmttest.Fault{
+		{Status: http.StatusServiceUnavailable, Times: 1},
+		{Status: http.StatusRequestTimeout, Times: 1},
+		{Status: http.StatusTooManyRequests, Reset: time.Now().Add(10 * time.Second), Times: 1},
+	} {
+		e := newEnv(t)
+		e.tenant.PutUser(tenantUser("auth0|once", nil, nil))
+		if _, err := e.w.User(context.Background(), "auth0|once"); err != nil { // warm the token
+			t.Fatal(err)
+		}
+		e.tenant.SetFault(http.MethodPatch, "", f)
+		start := time.Now()
+		out, err := e.loginWrite(e.w, domainUser(e.user("auth0|once")), 0, 2*time.Second)
+		if took := time.Since(start); took > 300*time.Millisecond {
+			t.Errorf("%d: Write took %s; want no sleep", f.Status, took)
+		}
+		if err != nil || out != metadata.Queued {
+			t.Errorf("%d: Write = %v, %v; want queued, nil", f.Status, out, err)
+		}
+		if n := e.tenant.Count(http.MethodPatch, "/"); n != 1 {
+			t.Errorf("%d: PATCH count = %d; want 1 (no SDK retry)", f.Status, n)
+		}
+	}
+}
