@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
 
+	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/reconcile"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 )
+
+// reconcileTimeout bounds each Management API call of a reconcile run.
+const reconcileTimeout = 10 * time.Second
 
 // runReconcile brings every user of the tenant in line with the rules, writing only those who
 // differ. It reads the same environment as serve, less the callout settings.
@@ -36,7 +41,8 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	}
 	defer rdb.Close()
 	store := redisstore.New(rdb)
-	w, err := cfg.newWriter(store, logger)
+	// Off the login path a call may take longer: a page of 100 users is a larger answer.
+	w, err := cfg.newWriter(store, logger, reconcileTimeout)
 	if err != nil {
 		return err
 	}
@@ -50,6 +56,9 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 		}),
 		Logger: logger,
 	})
+	if errors.Is(err, metadata.ErrInvalid) {
+		return usageErrorf("reconcile: %v", err)
+	}
 	fmt.Fprintln(env.stdout, sum)
 	if err != nil {
 		return fmt.Errorf("reconcile stopped (run it again to resume): %w", err)

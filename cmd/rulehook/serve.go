@@ -54,7 +54,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, err
 
 	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store}
 	if cfg.Auth0ClientID != "" && cfg.Auth0ClientSecret != "" {
-		s.writer, err = cfg.newWriter(s.store, logger)
+		s.writer, err = cfg.newWriter(s.store, logger, cfg.managementTimeout())
 		if err != nil {
 			rdb.Close()
 			return nil, err
@@ -118,13 +118,14 @@ func (c config) openRedis() (redis.UniversalClient, error) {
 }
 
 // newWriter builds the Management API writer on store's retry queue, audit trail and play counts.
-func (c config) newWriter(store *redisstore.Store, logger *slog.Logger) (*mgmt.Writer, error) {
+// timeout bounds each Management API call.
+func (c config) newWriter(store *redisstore.Store, logger *slog.Logger, timeout time.Duration) (*mgmt.Writer, error) {
 	w, err := mgmt.New(mgmt.Config{
 		BaseURL:      c.Auth0ManagementURL,
 		ClientID:     c.Auth0ClientID,
 		ClientSecret: c.Auth0ClientSecret,
 		Audience:     "https://" + c.Auth0Domain + "/api/v2/",
-		Timeout:      c.managementTimeout(),
+		Timeout:      timeout,
 		Policy:       c.Policy,
 		Logger:       logger.With("component", "mgmt"),
 		Auditor:      store,
