@@ -20,6 +20,7 @@ import (
 
 	"github.com/rulehook/rulehook/actions/harness"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
@@ -31,8 +32,10 @@ const (
 // testStack is a whole rulehook on loopback: a real redis-server, the emulated tenant, and
 // `rulehook serve` run through run() on a free port.
 type testStack struct {
-	redis  *redistest.Server
+	redis  *redistest.Server // nil on a Cluster or Sentinel stack
 	tenant *mgmttest.Server
+	// setPlays stores a play count wherever the stack's Redis keeps it.
+	setPlays func(userID string, plays int) error
 	url    string
 	env    map[string]string
 	logs   *syncBuffer
@@ -42,13 +45,26 @@ type testStack struct {
 
 func startStack(t *testing.T, overrides map[string]string) *testStack {
 	t.Helper()
-	s := &testStack{redis: redistest.Start(t), tenant: mgmttest.New(), logs: &syncBuffer{}}
+	r := redistest.Start(t)
+	setPlays := func(id string, n int) error {
+		_, err := r.Do("SET", redisstore.PlaysKey(id), fmt.Sprint(n))
+		return err
+	}
+	s := startStackOn(t, map[string]string{"REDIS_URL": r.URL()}, setPlays, overrides)
+	s.redis = r
+	return s
+}
+
+// startStackOn starts serve on the Redis that redisEnv names (REDIS_URL, or a Cluster's or a
+// Sentinel group's variables).
+func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string, int) error, overrides map[string]string) *testStack {
+	t.Helper()
+	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}}
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
 	s.env = map[string]string{
 		"LISTEN_ADDR":          addr,
-		"REDIS_URL":            s.redis.URL(),
 		"AUTH0_DOMAIN":         s.tenant.Domain(),
 		"AUTH0_MANAGEMENT_URL": s.tenant.URL(),
 		"AUTH0_CLIENT_ID":      s.tenant.ClientID(),
@@ -59,8 +75,10 @@ func startStack(t *testing.T, overrides map[string]string) *testStack {
 		"API_AUDIENCE":         "https://music.example.com/api",
 		"SHUTDOWN_TIMEOUT":     "5s",
 	}
-	for k, v := range overrides {
-		s.env[k] = v
+	for _, m := range []map[string]string{redisEnv, overrides} {
+		for k, v := range m {
+			s.env[k] = v
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan error, 1)
@@ -128,7 +146,7 @@ func (s *testStack) login(t *testing.T, u harness.User, secrets ...string) harne
 func (s *testStack) seed(t *testing.T, u mgmttest.User, plays int) harness.User {
 	t.Helper()
 	s.tenant.PutUser(u)
-	if _, err := s.redis.Do("SET", "rulehook:{"+u.ID+"}:plays", fmt.Sprint(plays)); err != nil {
+	if err := s.setPlays(u.ID, plays); err != nil {
 		t.Fatalf("set plays: %v", err)
 	}
 	return harness.User{ID: u.ID, Email: u.Email, AppMetadata: u.AppMetadata, UserMetadata: u.UserMetadata}
@@ -260,3 +278,28 @@ func rolesOf(u mgmttest.User) []string {
 }
 
 func join(l []string) string { return strings.Join(l, ",") }
+
+// appRequest calls the app API as userID, with an access token minted by the emulated tenant.
+func (s *testStack) appRequest(t *testing.T, method, path, userID string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.tenant.Mint(map[string]any{"sub": userID, "aud": s.env["API_AUDIENCE"]}))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// recordPlay records one play for userID through POST /v1/plays.
+func (s *testStack) recordPlay(t *testing.T, userID string) {
+	t.Helper()
+	if code, body := s.appRequest(t, http.MethodPost, "/v1/plays", userID, nil); code != http.StatusOK {
+		t.Fatalf("POST /v1/plays as %s = %d %s; want 200", userID, code, body)
+	}
+}
