@@ -52,13 +52,29 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 func TestDecodeEventKeepsNumbersExact(t *testing.T) {
-	li, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"big":9007199254740993}}}`))
+	li, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":["admin",9007199254740993],"big":1}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(li.in.User.AppMetadata)
-	if got, want := string(b), `{"big":9007199254740993}`; got != want {
-		t.Errorf("app_metadata = %s; want %s", got, want)
+	d := metadata.DefaultPolicy.Decide(metadata.Input{User: li.in.User, Plays: 100, PlaysKnown: true})
+	b, _ := json.Marshal(d.Patch.AppMetadata)
+	if got, want := string(b), `{"roles":["admin",9007199254740993,"playlist_editor"]}`; got != want {
+		t.Errorf("app_metadata patch = %s; want %s", got, want)
+	}
+}
+
+func TestDecodeEventReadsOnlyTheKeysTheRulesUse(t *testing.T) {
+	li, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":"admin","plan":{"x":1}},
+		"user_metadata":{"displayName":"J","prefs":[1,2,3]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := li.in.User
+	if len(u.AppMetadata) != 1 || u.AppMetadata["roles"] != "admin" || len(u.UserMetadata) != 1 || u.UserMetadata["displayName"] != "J" {
+		t.Errorf("user = %+v; want only roles and displayName", u)
+	}
+	if _, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":"x"}}`)); err == nil {
+		t.Errorf("decodeLogin accepted an app_metadata that is not an object")
 	}
 }
 
