@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
@@ -30,7 +32,11 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testStack{redis: redistest.Start(t), tenant: mgmttest.New(), logs: &syncBuffer{}}
+	r := redistest.Start(t)
+	s := &testStack{redis: r, tenant: mgmttest.New(), logs: &syncBuffer{}, setPlays: func(id string, n int) error {
+		_, err := r.Do("SET", redisstore.PlaysKey(id), fmt.Sprint(n))
+		return err
+	}}
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
