@@ -60,6 +60,7 @@ func serveUntil(ctx context.Context, logger *slog.Logger, timeout time.Duration,
 	var shutdownErr error
 	for _, l := range ls {
 		if err := l.srv.Shutdown(sctx); err != nil {
+			l.srv.Close() // cut what is left rather than leave it to the process exit
 			shutdownErr = errors.Join(shutdownErr, fmt.Errorf("%s server shutdown: %w", l.name, err))
 		}
 	}
