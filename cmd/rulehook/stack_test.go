@@ -35,11 +35,11 @@ type testStack struct {
 	tenant *mgmttest.Server
 	// setPlays stores a play count wherever the stack's Redis keeps it.
 	setPlays func(userID string, plays int) error
-	url    string
-	env    map[string]string
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	url      string
+	env      map[string]string
+	logs     *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 func startStack(t *testing.T, overrides map[string]string) *testStack {
