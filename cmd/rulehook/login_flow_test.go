@@ -247,3 +247,23 @@ func patchBodies(tenant *mgmttest.Server) []string {
 }
 
 var errNotReady = errors.New("not ready")
+
+func TestActionWhenRulehookIsDown(t *testing.T) {
+	s := startStack(t, nil)
+	u := s.seed(t, mgmttest.User{ID: "auth0|henry", AppMetadata: map[string]any{"roles": []any{"playlist_editor", "admin"}}}, 0)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	open := s.login(t, u)
+	if roles, _ := open.Roles(testNamespace); join(roles) != "playlist_editor,admin" || open.Denied {
+		t.Errorf("fail-open with rulehook down: roles %v, denied %v; want the current roles, not denied", roles, open.Denied)
+	}
+	closed := s.login(t, u, "FAILURE_POLICY", "closed")
+	if !closed.Denied {
+		t.Errorf("fail-closed with rulehook down: %+v; want the login denied", closed)
+	}
+	if n := s.tenant.Count(http.MethodPatch, "/api/v2/users"); n != 0 {
+		t.Errorf("PATCH requests = %d; want 0", n)
+	}
+}
