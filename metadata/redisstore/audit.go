@@ -169,43 +169,12 @@ func (s *Store) SetCheckpoint(ctx context.Context, name, value string) error {
 	return fail("set checkpoint", s.rdb.Set(ctx, checkpointKey(name), value, CheckpointTTL).Err())
 }
 
-// ClearCheckpoint forgets the checkpoint and the written-users marker of the run called name, at
-// the end of a complete run. Errors wrap metadata.ErrInvalid or metadata.ErrUnavailable.
+// ClearCheckpoint forgets the checkpoint of the run called name, at the end of a complete run. Errors wrap metadata.ErrInvalid or metadata.ErrUnavailable.
 func (s *Store) ClearCheckpoint(ctx context.Context, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	return fail("clear checkpoint", s.rdb.Del(ctx, checkpointKey(name), writtenKey(name)).Err())
-}
-
-// MarkWritten records that the run called name wrote userID, so that a resumed run can skip the
-// user (Written) even before the tenant shows the change. The marker lives with the checkpoint.
-// Errors wrap metadata.ErrInvalid or metadata.ErrUnavailable.
-func (s *Store) MarkWritten(ctx context.Context, name, userID string) error {
-	if err := checkName(name); err != nil {
-		return err
-	}
-	if err := metadata.ValidateUserID(userID); err != nil {
-		return err
-	}
-	pipe := s.rdb.Pipeline()
-	pipe.SAdd(ctx, writtenKey(name), userID)
-	pipe.Expire(ctx, writtenKey(name), CheckpointTTL)
-	_, err := pipe.Exec(ctx)
-	return fail("mark written", err)
-}
-
-// Written reports whether the run called name has recorded writing userID (MarkWritten).
-// Errors wrap metadata.ErrInvalid or metadata.ErrUnavailable.
-func (s *Store) Written(ctx context.Context, name, userID string) (bool, error) {
-	if err := checkName(name); err != nil {
-		return false, err
-	}
-	if err := metadata.ValidateUserID(userID); err != nil {
-		return false, err
-	}
-	ok, err := s.rdb.SIsMember(ctx, writtenKey(name), userID).Result()
-	return ok, fail("written", err)
+	return fail("clear checkpoint", s.rdb.Del(ctx, checkpointKey(name)).Err())
 }
 
 // MaxNameBytes bounds the name of a reconcile run.

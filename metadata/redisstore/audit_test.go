@@ -102,24 +102,9 @@ func TestCheckpoint(t *testing.T) {
 	if ttl := rdb.TTL(ctx, "rulehook:{reconcile:nightly}:checkpoint").Val(); ttl <= 0 || ttl > redisstore.CheckpointTTL {
 		t.Errorf("checkpoint TTL = %s; want (0, %s]", ttl, redisstore.CheckpointTTL)
 	}
-	must(t, store.MarkWritten(ctx, "nightly", "auth0|w"))
-	must(t, store.MarkWritten(ctx, "nightly", "auth0|w"))
-	if ok, err := store.Written(ctx, "nightly", "auth0|w"); err != nil || !ok {
-		t.Errorf("Written(marked) = %v, %v; want true", ok, err)
-	}
-	if ok, _ := store.Written(ctx, "nightly", "auth0|x"); ok {
-		t.Errorf("Written(unmarked) = true; want false")
-	}
-	if ok, _ := store.Written(ctx, "weekly", "auth0|w"); ok {
-		t.Errorf("Written(other run) = true; want false")
-	}
-
 	must(t, store.ClearCheckpoint(ctx, "nightly"))
 	if v, _ := store.Checkpoint(ctx, "nightly"); v != "" {
 		t.Errorf("Checkpoint after Clear = %q; want \"\"", v)
-	}
-	if ok, _ := store.Written(ctx, "nightly", "auth0|w"); ok {
-		t.Errorf("Written after Clear = true; want false")
 	}
 	for _, name := range []string{"", "a\nb", string(make([]byte, redisstore.MaxNameBytes+1))} {
 		if err := store.SetCheckpoint(ctx, name, "x"); !errors.Is(err, metadata.ErrInvalid) {

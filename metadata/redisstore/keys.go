@@ -36,4 +36,3 @@ const (
 func queueEntryKey(userID string) string { return queueEntry + userID }
 
 func checkpointKey(name string) string { return keyPrefix + "{reconcile:" + name + "}:checkpoint" }
-func writtenKey(name string) string    { return keyPrefix + "{reconcile:" + name + "}:written" }

@@ -138,9 +138,6 @@ func exercise(ctx context.Context, store *redisstore.Store, user string, plays i
 	if err := store.SetCheckpoint(ctx, user, "1"); err != nil {
 		return fmt.Errorf("SetCheckpoint: %w", err)
 	}
-	if err := store.MarkWritten(ctx, user, user); err != nil {
-		return fmt.Errorf("MarkWritten: %w", err)
-	}
 	return store.ClearCheckpoint(ctx, user)
 }
 
