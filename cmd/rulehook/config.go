@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
 // Write modes and failure policies (CONTRACT.md).
@@ -296,28 +297,9 @@ func checkRedis(r *envReader, c *config) {
 }
 
 func checkManagementURL(r *envReader, raw string) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		r.problem("AUTH0_MANAGEMENT_URL=%q must be a base URL such as https://example.us.auth0.com", raw)
-		return
+	if _, err := mgmt.ParseBaseURL(raw); err != nil {
+		r.problem("AUTH0_MANAGEMENT_URL: %v", err)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			r.problem("AUTH0_MANAGEMENT_URL may use http:// only for a loopback host (emulators, tests), not %q", u.Hostname())
-		}
-	default:
-		r.problem("AUTH0_MANAGEMENT_URL must start with https://")
-	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func validHost(h string) bool {

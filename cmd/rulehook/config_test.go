@@ -61,7 +61,7 @@ func TestLoadConfigListsEveryProblem(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{"REDIS_URL", "AUTH0_DOMAIN", "CALLOUT_SECRET is 18 bytes", "CALLOUT_AUDIENCE",
-		"PLAYLIST_EDITOR_THRESHOLD", "WRITE_MODE", "AUTH0_MANAGEMENT_URL may use http:// only for a loopback host"} {
+		"PLAYLIST_EDITOR_THRESHOLD", "WRITE_MODE", "AUTH0_MANAGEMENT_URL: base url \"http://tenant.example.com\": http is accepted only for loopback hosts"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)
 		}
@@ -80,7 +80,7 @@ func TestLoadConfigCases(t *testing.T) {
 		{"action mode needs no client", map[string]string{"WRITE_MODE": "action", "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, ""},
 		{"management mode needs client", map[string]string{"AUTH0_CLIENT_SECRET": ""}, "AUTH0_CLIENT_SECRET is required"},
 		{"http loopback management url", map[string]string{"AUTH0_MANAGEMENT_URL": "http://127.0.0.1:9999"}, ""},
-		{"ftp management url", map[string]string{"AUTH0_MANAGEMENT_URL": "ftp://x"}, "must start with https://"},
+		{"ftp management url", map[string]string{"AUTH0_MANAGEMENT_URL": "ftp://x"}, "scheme must be https"},
 		{"two topologies", map[string]string{"REDIS_CLUSTER_ADDRS": "a:1,b:2"}, "exactly one Redis topology"},
 		{"sentinel without master", map[string]string{"REDIS_URL": "", "REDIS_SENTINEL_ADDRS": "a:26379"}, "go together"},
 		{"sentinel", map[string]string{"REDIS_URL": "", "REDIS_SENTINEL_ADDRS": "a:26379, b:26379", "REDIS_SENTINEL_MASTER": "mymaster"}, ""},

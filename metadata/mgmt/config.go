@@ -62,7 +62,7 @@ type Config struct {
 // withDefaults returns c with its zero fields filled in and every problem found, joined.
 func (c Config) withDefaults() (Config, *url.URL, error) {
 	var errs []error
-	u, err := parseBaseURL(c.BaseURL)
+	u, err := ParseBaseURL(c.BaseURL)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -114,9 +114,10 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	return c, u, nil
 }
 
-// parseBaseURL accepts https://host[:port] and, for loopback hosts only, http://host:port; a path
-// other than "/" is refused (the API and token paths are fixed).
-func parseBaseURL(raw string) (*url.URL, error) {
+// ParseBaseURL returns a tenant base URL reduced to scheme and host: https://host[:port], or, for
+// loopback hosts only (emulators, tests), http://host:port. A path other than "/", a query, a
+// fragment or user info is refused, because the token and API paths are fixed.
+func ParseBaseURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, errors.New("base url is required")
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/actions"
+	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
 // Defaults applied to zero Options fields, and the trigger the Action is written for.
@@ -103,7 +103,7 @@ func (o Options) withDefaults() (config, error) {
 	if o.BaseURL == "" && o.Domain != "" {
 		o.BaseURL = "https://" + o.Domain
 	}
-	base, err := parseBaseURL(o.BaseURL)
+	base, err := mgmt.ParseBaseURL(o.BaseURL)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -188,30 +188,6 @@ func checkSecrets(s map[string]string) []error {
 	return errs
 }
 
-// parseBaseURL accepts https://host[:port] and, for loopback hosts only, http://host:port, with no
-// path: the token and API paths are fixed.
-func parseBaseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("base url (or domain) is required")
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("base url %q is not a URL", raw)
-	case u.Host == "":
-		return nil, fmt.Errorf("base url %q has no host", raw)
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.TrimSuffix(u.Path, "/") != "":
-		return nil, fmt.Errorf("base url %q may hold only scheme, host and port", raw)
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	case u.Scheme == "http":
-		return nil, fmt.Errorf("base url %q: http is accepted only for loopback hosts", raw)
-	default:
-		return nil, fmt.Errorf("base url %q: scheme must be https", raw)
-	}
-	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
-}
-
 // actionLoopbackHosts are the hosts post-login.js lets RULEHOOK_URL reach over http.
 var actionLoopbackHosts = []string{"127.0.0.1", "localhost", "::1"}
 
@@ -225,12 +201,4 @@ func parseServiceURL(raw string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, errors.New("must be https (http only for a loopback host)")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -85,7 +85,7 @@ func connect(ctx context.Context, c config) (*tenant, error) {
 		return nil, err
 	}
 	opts := []option.RequestOption{option.WithHTTPClient(hc), option.WithToken(token)}
-	if c.base.Scheme == "http" { // loopback only, checked by parseBaseURL
+	if c.base.Scheme == "http" { // loopback only, checked by mgmt.ParseBaseURL
 		opts = append(opts, option.WithInsecure())
 	}
 	api, err := client.New(c.base.Host, opts...)
