@@ -48,6 +48,11 @@ func TestDevThenPrintedLoginShowsEditor(t *testing.T) {
 	if err := run(context.Background(), args, getenv, &login, &login); err != nil {
 		t.Fatalf("%s: %v\n%s", line, err, login.String())
 	}
+	var bad syncBuffer
+	err := run(context.Background(), []string{"login", "--state", state, "--user", "google-oauth2|1"}, getenv, &bad, &bad)
+	if err == nil || !strings.Contains(err.Error(), "auth0|alice") {
+		t.Errorf("login of a user the emulated tenant cannot create = %v; want a usage error naming the id form", err)
+	}
 	got := login.String()
 	for _, want := range []string{
 		`https://music.example.com/roles = ["playlist_editor"]`,

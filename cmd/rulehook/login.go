@@ -85,6 +85,9 @@ func devLogin(ctx context.Context, st devState, in loginInput) (loginReport, err
 	}
 	tc := newTenantClient(st)
 	before, err := tc.user(ctx, in.UserID)
+	if errors.Is(err, errNoSuchUser) && !strings.HasPrefix(in.UserID, "auth0|") {
+		return rep, usageErrorf("login: the emulated tenant has no user %q and creates only database users; use an id such as auth0|alice", in.UserID)
+	}
 	if errors.Is(err, errNoSuchUser) {
 		nu := tenantUser{UserID: in.UserID, Email: emailFor(in.UserID)}
 		if len(in.Roles) > 0 {
