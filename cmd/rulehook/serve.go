@@ -38,25 +38,28 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 type stack struct {
 	rdb    redis.UniversalClient
 	store  *redisstore.Store
-	writer *mgmt.Writer // nil in WRITE_MODE=action
+	writer *mgmt.Writer // nil without M2M credentials (possible in WRITE_MODE=action)
 	edge   *webhook.Server
 }
 
 // newStack connects the adapters described by cfg and builds the edge. Nothing is dialled yet:
 // a Redis that is down makes the service unready, not unable to start.
-func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, error) {
+func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, err error) {
 	redisstore.SetLogger(logger)
 	rdb, err := cfg.openRedis()
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			rdb.Close()
+		}
+	}()
 	s := &stack{rdb: rdb, store: redisstore.New(rdb)}
 
 	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store}
 	if cfg.Auth0ClientID != "" && cfg.Auth0ClientSecret != "" {
-		s.writer, err = cfg.newWriter(s.store, logger, cfg.managementTimeout())
-		if err != nil {
-			rdb.Close()
+		if s.writer, err = cfg.newWriter(s.store, logger, cfg.managementTimeout()); err != nil {
 			return nil, err
 		}
 		// The app API's displayName PUT writes through the Management API in both modes. In
@@ -86,14 +89,11 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (*stack, err
 	if cfg.APIAudience != "" {
 		kf, err := webhook.JWKSKeyfunc(ctx, cfg.Auth0ManagementURL+"/.well-known/jwks.json", &http.Client{Timeout: 5 * time.Second})
 		if err != nil {
-			rdb.Close()
 			return nil, fmt.Errorf("jwks: %w", err)
 		}
 		wcfg.APIKeyfunc, wcfg.APIAudience, wcfg.APIIssuer = kf, cfg.APIAudience, cfg.APIIssuer
 	}
-	s.edge, err = webhook.New(wcfg, deps)
-	if err != nil {
-		rdb.Close()
+	if s.edge, err = webhook.New(wcfg, deps); err != nil {
 		return nil, fmt.Errorf("http edge: %w", err)
 	}
 	registerMgmtMetrics(wcfg.Registry, s.writer)
