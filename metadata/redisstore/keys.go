@@ -19,6 +19,9 @@ func jtiKey(userID, jti string) string { return userKey(userID, "jti:"+jti) }
 func genreKey(userID string) string    { return userKey(userID, "genre") }
 func songsKey(userID string) string    { return userKey(userID, "songs") }     // hash id -> name
 func songSeqKey(userID string) string  { return userKey(userID, "songs:seq") } // last id given
+func songsImportKey(userID string) string {
+	return userKey(userID, "songs:import") // "<run>:<part>:<stored>" of the last import
+}
 func userAuditKey(userID string) string {
 	return userKey(userID, "audit") // stream of the user's changes
 }
