@@ -73,6 +73,7 @@ func commands() []command {
 		{"dev", "run with embedded Redis and an emulated Auth0 tenant; not for production", runDev},
 		{"check-config", "validate the environment of serve and exit (0 valid, 2 invalid)", runCheckConfig},
 		{"reconcile", "bring every user of the tenant in line with the rules, writing only who differs", runReconcile},
+		{"import", "load play counts, genres and songs from the old app (PostgreSQL or CSV) into Redis", runImport},
 		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},

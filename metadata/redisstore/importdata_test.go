@@ -18,7 +18,7 @@ func TestImportPlays(t *testing.T) {
 	srv.Do("SET", redisstore.PlaysKey("auth0|live"), "150")
 	srv.Do("SET", redisstore.PlaysKey("auth0|junk"), "lots")
 
-	rows := []metadata.PlayCount{{"auth0|new", 120}, {"auth0|live", 90}, {"auth0|junk", 5}}
+	rows := []metadata.PlayCount{{UserID: "auth0|new", Plays: 120}, {UserID: "auth0|live", Plays: 90}, {UserID: "auth0|junk", Plays: 5}}
 	got, err := store.ImportPlays(ctx, metadata.PlaysMax, rows)
 	if err != nil {
 		t.Fatal(err)
