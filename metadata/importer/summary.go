@@ -56,7 +56,10 @@ func (s *Summary) Print(w io.Writer) {
 		verb = "to write (dry run: nothing written)"
 	}
 	for _, k := range s.PerKind {
-		fmt.Fprintf(w, "%-6s  %d read, %d %s, %d unchanged", k.Kind, k.Read, k.Written, verb, k.Unchanged)
+		fmt.Fprintf(w, "%-6s  %d read, %d %s", k.Kind, k.Read, k.Written, verb)
+		if k.Kind != Songs { // a user's songs are replaced whole, never compared
+			fmt.Fprintf(w, ", %d unchanged", k.Unchanged)
+		}
 		if k.Kind == Plays {
 			fmt.Fprintf(w, ", %d kept (a higher count is live)", k.Kept)
 		}

@@ -18,21 +18,6 @@ import (
 
 const playsQuery = `SELECT user_id, plays FROM plays`
 
-// sample loads the seed's schema with users u000..u(n-1): genre "genre <i%7>", i%4 songs named
-// "song <i>.<k>", plays i.
-func sample(t *testing.T, n int) *pgtest.DB {
-	t.Helper()
-	db := pgtest.New(t)
-	db.Exec(t, pgtest.SampleSchema)
-	db.Exec(t, `INSERT INTO user_data SELECT 'auth0|u' || lpad(i::text, 3, '0'), 'genre ' || (i % 7) FROM generate_series(0, $1 - 1) i`, n)
-	db.Exec(t, `INSERT INTO plays SELECT 'auth0|u' || lpad(i::text, 3, '0'), i FROM generate_series(0, $1 - 1) i`, n)
-	// Songs inserted round-robin over users, so song_id order interleaves them.
-	db.Exec(t, `INSERT INTO songs (songname, user_id)
-		SELECT 'song ' || i || '.' || k, 'auth0|u' || lpad(i::text, 3, '0')
-		FROM generate_series(0, 3) k, generate_series(0, $1 - 1) i WHERE k < i % 4 ORDER BY k, i`, n)
-	return db
-}
-
 func newStore(t *testing.T) (*redisstore.Store, *redistest.Server) {
 	t.Helper()
 	srv := redistest.Start(t)
@@ -65,7 +50,7 @@ func sampleQueries() pgsource.Queries {
 
 func TestSampleSchemaImport(t *testing.T) {
 	t.Parallel()
-	db := sample(t, 300)
+	db := pgtest.Sample(t, 300)
 	store, srv := newStore(t)
 	ctx := context.Background()
 
@@ -79,7 +64,7 @@ func TestSampleSchemaImport(t *testing.T) {
 		}
 	}
 	for _, i := range []int{0, 5, 150, 299} {
-		id := fmt.Sprintf("auth0|u%03d", i)
+		id := pgtest.SampleUser(i)
 		plays, _ := store.Plays(ctx, id)
 		genre, _ := store.FavGenre(ctx, id)
 		songs, _ := store.Songs(ctx, id)
@@ -138,7 +123,7 @@ func dump(t *testing.T, srv *redistest.Server) string {
 
 func TestSongsInAnyOrderGiveTheSameLists(t *testing.T) {
 	t.Parallel()
-	db := sample(t, 40)
+	db := pgtest.Sample(t, 40)
 	byUser, _ := newStore(t)
 	bySongID, _ := newStore(t)
 	q := pgsource.Queries{Songs: pgsource.DefaultSongsQuery}
@@ -147,7 +132,7 @@ func TestSongsInAnyOrderGiveTheSameLists(t *testing.T) {
 	run(t, db.URL, q, bySongID, importer.Options{Batch: 3})
 	ctx := context.Background()
 	for i := range 40 {
-		id := fmt.Sprintf("auth0|u%03d", i)
+		id := pgtest.SampleUser(i)
 		a, _ := byUser.Songs(ctx, id)
 		b, _ := bySongID.Songs(ctx, id)
 		if fmt.Sprint(a) != fmt.Sprint(b) {
@@ -183,7 +168,7 @@ func TestBadRowsAndCap(t *testing.T) {
 
 func TestQueryErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
-	db := sample(t, 3)
+	db := pgtest.Sample(t, 3)
 	store, _ := newStore(t)
 	ctx := context.Background()
 	for _, q := range []string{`SELECT user_id FROM plays`, `SELECT user_id, plays, 1 FROM plays`, `SELECT nope FROM plays`} {

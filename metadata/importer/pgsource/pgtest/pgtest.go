@@ -33,6 +33,24 @@ CREATE TABLE songs (song_id serial PRIMARY KEY, songname text, user_id text);
 CREATE TABLE plays (user_id text, plays bigint);
 `
 
+// Sample creates a database with SampleSchema and n users, auth0|u000 to auth0|u<n-1>: user i
+// has the genre "genre <i%7>", i plays, and i%4 songs named "song <i>.<k>", inserted round-robin
+// over the users so that song_id order interleaves them.
+func Sample(tb testing.TB, n int) *DB {
+	tb.Helper()
+	db := New(tb)
+	db.Exec(tb, SampleSchema)
+	db.Exec(tb, `INSERT INTO user_data SELECT 'auth0|u' || lpad(i::text, 3, '0'), 'genre ' || (i % 7) FROM generate_series(0, $1 - 1) i`, n)
+	db.Exec(tb, `INSERT INTO plays SELECT 'auth0|u' || lpad(i::text, 3, '0'), i FROM generate_series(0, $1 - 1) i`, n)
+	db.Exec(tb, `INSERT INTO songs (songname, user_id)
+		SELECT 'song ' || i || '.' || k, 'auth0|u' || lpad(i::text, 3, '0')
+		FROM generate_series(0, 3) k, generate_series(0, $1 - 1) i WHERE k < i % 4 ORDER BY k, i`, n)
+	return db
+}
+
+// SampleUser is the id of user i of Sample.
+func SampleUser(i int) string { return fmt.Sprintf("auth0|u%03d", i) }
+
 // DB is a test's own database.
 type DB struct {
 	// URL connects to the database.
