@@ -41,7 +41,7 @@ const (
 type Config struct {
 	// Policy holds the rules' settings (threshold, default display name).
 	Policy metadata.Policy
-	// WriteMode is WriteModeManagement or WriteModeAction.
+	// WriteMode is WriteModeManagement, WriteModeAction or WriteModeShadow.
 	WriteMode string
 	// FailOpen selects FAILURE_POLICY=open: answer 200 with the current roles when Redis or the
 	// Management API fail. False answers 503 instead.
@@ -131,7 +131,7 @@ type Pinger interface {
 
 // Deps are the adapters the edge calls. Logins, Plays, App and Pinger are required; Writer is
 // required in WriteModeManagement; Users is required with Writer. Without Writer and Users the
-// displayName routes answer 501. Rerunner may be nil.
+// displayName routes answer 501. Rerunner may be nil. Shadow is required in WriteModeShadow.
 type Deps struct {
 	Logins   LoginStore
 	Plays    PlayStore
@@ -140,6 +140,7 @@ type Deps struct {
 	Users    UserReader
 	Rerunner Rerunner
 	Pinger   Pinger
+	Shadow   ShadowRecorder
 }
 
 // validate applies defaults to cfg and returns every problem at once, or nil.
@@ -151,9 +152,9 @@ func (cfg *Config) validate(deps Deps) error {
 		bad("policy: %w", err)
 	}
 	switch cfg.WriteMode {
-	case WriteModeManagement, WriteModeAction:
+	case WriteModeManagement, WriteModeAction, WriteModeShadow:
 	default:
-		bad("write mode %q: want %q or %q", cfg.WriteMode, WriteModeManagement, WriteModeAction)
+		bad("write mode %q: want %q, %q or %q", cfg.WriteMode, WriteModeManagement, WriteModeAction, WriteModeShadow)
 	}
 	if len(cfg.CalloutSecrets) == 0 {
 		bad("callout secret: required")
@@ -202,6 +203,9 @@ func (cfg *Config) validate(deps Deps) error {
 	}
 	if cfg.WriteMode == WriteModeManagement && deps.Writer == nil {
 		bad("deps: Writer is required in %s write mode", WriteModeManagement)
+	}
+	if cfg.WriteMode == WriteModeShadow && deps.Shadow == nil {
+		bad("deps: Shadow is required in %s write mode", WriteModeShadow)
 	}
 	if (deps.Writer == nil) != (deps.Users == nil) {
 		bad("deps: Writer and Users go together")

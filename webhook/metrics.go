@@ -55,6 +55,8 @@ type metrics struct {
 	buildInfo   *prometheus.GaugeVec
 
 	promote, demote, defaultName, noChange prometheus.Counter
+
+	shadow *shadowMetrics
 }
 
 func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
@@ -89,6 +91,10 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("webhook metrics: %w", err)
 		}
+	}
+	var err error
+	if m.shadow, err = newShadowMetrics(reg); err != nil {
+		return nil, err
 	}
 	m.buildInfo.WithLabelValues(buildVersion(version), runtime.Version()).Set(1)
 	m.promote = m.decisions.WithLabelValues(decisionPromote)

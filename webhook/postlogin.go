@@ -145,6 +145,8 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 	outcome, reason = outcomeOK, reasonUnchanged
 
 	switch {
+	case s.cfg.WriteMode == WriteModeShadow:
+		reason = s.shadow(ctx, c, user, d, &resp)
 	case !d.Changed():
 	case s.cfg.WriteMode == WriteModeAction:
 		resp.WrittenBy, reason = writtenByAction, reasonAction

@@ -68,7 +68,7 @@ func newStack(t *testing.T, mutate func(*Config)) *stack {
 	if err != nil {
 		t.Fatalf("mgmt.New: %v", err)
 	}
-	deps := Deps{Logins: store, Plays: store, App: store, Pinger: store, Writer: writer, Users: writer, Rerunner: writer}
+	deps := Deps{Logins: store, Plays: store, App: store, Pinger: store, Writer: writer, Users: writer, Rerunner: writer, Shadow: store}
 	if cfg.WriteMode == WriteModeAction {
 		deps.Writer, deps.Users, deps.Rerunner = nil, nil, nil
 	}

@@ -1,0 +1,76 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rulehook/rulehook/metadata"
+)
+
+// WriteModeShadow: rulehook decides as in management mode but writes nothing, answers the
+// user's current roles, and counts and audits what it would have changed (for running beside
+// the old Rules before switching them off).
+const WriteModeShadow = "shadow"
+
+// reasonShadow is the reason label of rulehook_logins_total for a login answered in shadow mode.
+const reasonShadow = "shadow"
+
+// ShadowRecorder counts shadow-mode logins and audits the would-be changes (redisstore.Store).
+type ShadowRecorder interface {
+	RecordShadow(ctx context.Context, l metadata.ShadowLogin) error
+}
+
+type shadowMetrics struct {
+	disagreements *prometheus.CounterVec
+	agreements    prometheus.Counter
+}
+
+func newShadowMetrics(reg *prometheus.Registry) (*shadowMetrics, error) {
+	m := &shadowMetrics{
+		disagreements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rulehook_shadow_disagreements_total",
+			Help: "Shadow-mode logins whose decision would change the user, by change (promote, demote, display_name).",
+		}, []string{"change"}),
+		agreements: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rulehook_shadow_agreements_total",
+			Help: "Shadow-mode logins whose decision would change nothing.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.disagreements, m.agreements} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("webhook metrics: %w", err)
+		}
+	}
+	for _, k := range metadata.ShadowKinds {
+		m.disagreements.WithLabelValues(k)
+	}
+	return m, nil
+}
+
+// shadow finishes a login in shadow mode: it counts and records how decision d differs from
+// the user's current state, and turns resp into the answer that changes nothing (the current
+// roles, empty objects, written_by "none"). A failure to record is logged; the answer stands.
+func (s *Server) shadow(ctx context.Context, c echo.Context, user metadata.User, d metadata.Decision, resp *loginResponse) string {
+	kinds := d.Disagreements()
+	if len(kinds) == 0 {
+		s.m.shadow.agreements.Inc()
+	}
+	for _, k := range kinds {
+		s.m.shadow.disagreements.WithLabelValues(k).Inc()
+	}
+	err := s.deps.Shadow.RecordShadow(ctx, metadata.ShadowLogin{
+		UserID: user.ID, Time: s.cfg.Now(), RequestID: requestIDOf(c), Kinds: kinds, Changes: d.Patch.Changes(user),
+	})
+	if err != nil {
+		s.m.redisErrors.Inc()
+		s.logWarn(c, "shadow login not recorded", slog.String("error", err.Error()))
+	}
+	resp.Roles = user.Roles()
+	resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
+	resp.WrittenBy = writtenByNone
+	return reasonShadow
+}
