@@ -18,6 +18,8 @@ func runAudit(ctx context.Context, args []string, env *environment) error {
 	user := fs.String("user", "", "the user_id whose history to print (empty: every user's recent changes)")
 	n := fs.Int("n", 50, "how many entries, newest first")
 	asJSON := fs.Bool("json", false, "print JSON lines")
+	shadow := fs.Bool("shadow", false, "summarise WRITE_MODE=shadow: logins seen, agreement rate, disagreements by kind")
+	since := fs.String("since", "", "with --shadow: from this RFC 3339 time or this long ago (24h); default all that is kept")
 	if err := fs.Parse(args); err != nil {
 		return usageErrorf("audit: %v", err)
 	}
@@ -33,6 +35,17 @@ func runAudit(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer rdb.Close()
+	if *shadow {
+		from, err := parseSince(*since, time.Now())
+		if err != nil {
+			return err
+		}
+		rep, err := shadowSummary(ctx, redisstore.New(rdb), from, time.Now())
+		if err != nil {
+			return err
+		}
+		return rep.print(env.stdout, *asJSON)
+	}
 	entries, err := redisstore.New(rdb).Audit(ctx, *user, *n)
 	if err != nil {
 		return fmt.Errorf("read the audit trail: %w", err)

@@ -17,6 +17,7 @@ import (
 const (
 	writeModeManagement = "management"
 	writeModeAction     = "action"
+	writeModeShadow     = "shadow"
 	policyOpen          = "open"
 	policyClosed        = "closed"
 )
@@ -208,7 +209,7 @@ func readAuth0(r *envReader, c *config) {
 	if c.Auth0Domain != "" && !validHost(c.Auth0Domain) {
 		r.problem("AUTH0_DOMAIN=%q must be a host name without scheme or path, e.g. example.us.auth0.com", c.Auth0Domain)
 	}
-	c.WriteMode = r.oneOf("WRITE_MODE", writeModeManagement, writeModeManagement, writeModeAction)
+	c.WriteMode = r.oneOf("WRITE_MODE", writeModeManagement, writeModeManagement, writeModeAction, writeModeShadow)
 	if c.WriteMode == writeModeManagement {
 		c.Auth0ClientID = r.required("AUTH0_CLIENT_ID", " when WRITE_MODE=management")
 		c.Auth0ClientSecret = r.required("AUTH0_CLIENT_SECRET", " when WRITE_MODE=management")

@@ -78,6 +78,7 @@ func TestLoadConfigCases(t *testing.T) {
 		wantErr string // "" = valid
 	}{
 		{"action mode needs no client", map[string]string{"WRITE_MODE": "action", "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, ""},
+		{"shadow mode needs no client", map[string]string{"WRITE_MODE": "shadow", "AUTH0_CLIENT_ID": "", "AUTH0_CLIENT_SECRET": ""}, ""},
 		{"management mode needs client", map[string]string{"AUTH0_CLIENT_SECRET": ""}, "AUTH0_CLIENT_SECRET is required"},
 		{"http loopback management url", map[string]string{"AUTH0_MANAGEMENT_URL": "http://127.0.0.1:9999"}, ""},
 		{"ftp management url", map[string]string{"AUTH0_MANAGEMENT_URL": "ftp://x"}, "scheme must be https"},

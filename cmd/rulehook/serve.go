@@ -57,7 +57,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 	}()
 	s := &stack{rdb: rdb, store: redisstore.New(rdb)}
 
-	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store}
+	deps := webhook.Deps{Logins: s.store, Plays: s.store, App: s.store, Pinger: s.store, Shadow: s.store}
 	if cfg.Auth0ClientID != "" && cfg.Auth0ClientSecret != "" {
 		if s.writer, err = cfg.newWriter(s.store, logger, cfg.managementTimeout()); err != nil {
 			return nil, err
