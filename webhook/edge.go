@@ -3,8 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // MaxRequestIDBytes bounds an X-Request-Id accepted from a client.
@@ -159,8 +159,7 @@ func userAttr(id string) slog.Attr {
 	if !strings.Contains(id, "@") {
 		return slog.String("user_id", id)
 	}
-	sum := sha256.Sum256([]byte(id))
-	return slog.String("user_id_sha256", hex.EncodeToString(sum[:8]))
+	return slog.String("user_id_sha256", metadata.UserIDHash(id))
 }
 
 func statusLabel(code int) string {

@@ -1,10 +1,10 @@
 package reconcile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
+
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // userAttrs are the log attributes naming a user and the error about them. An id holding an '@'
@@ -18,7 +18,6 @@ func userAttrs(id string, err error) []any {
 	if !strings.Contains(id, "@") {
 		return []any{slog.String("user_id", id), slog.String("error", msg)}
 	}
-	sum := sha256.Sum256([]byte(id))
-	hash := hex.EncodeToString(sum[:8])
+	hash := metadata.UserIDHash(id)
 	return []any{slog.String("user_id_sha256", hash), slog.String("error", strings.ReplaceAll(msg, id, "<user "+hash+">"))}
 }
