@@ -127,6 +127,9 @@ func (f *importFlags) run(ctx context.Context, src importer.Source, store *redis
 	if sum != nil {
 		sum.Print(env.stdout)
 	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("import interrupted (what was written stays; running again is safe)")
+	}
 	if err != nil {
 		return importExit(fmt.Errorf("%w (what was written stays; running again is safe)", err))
 	}

@@ -146,3 +146,27 @@ func TestProgressPlainLines(t *testing.T) {
 		t.Errorf("progress to a non-terminal rewrites the line: %q", progress.String())
 	}
 }
+
+func TestProgressOnATerminalRewritesOneLine(t *testing.T) {
+	t.Parallel()
+	store, _ := newStore(t)
+	var b strings.Builder
+	b.WriteString("user_id,plays\n")
+	for i := range 1024 {
+		fmt.Fprintf(&b, "auth0|t%d,%d\n", i, i)
+	}
+	src, _ := importer.OpenCSV(writeFile(t, b.String()))
+	now := time.Unix(0, 0)
+	clock := func() time.Time { now = now.Add(time.Second); return now }
+	var progress bytes.Buffer
+	if _, err := importer.Run(context.Background(), src, store, importer.Options{Progress: &progress, Terminal: true, Now: clock}); err != nil {
+		t.Fatal(err)
+	}
+	got := progress.String()
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") || strings.Count(got, "\r") < 4 {
+		t.Errorf("terminal progress = %q; want the line rewritten with \\r and one newline at the end", got)
+	}
+	if !strings.Contains(got, "plays: 1024 of 1024 rows, ") {
+		t.Errorf("terminal progress = %q; want a last line at 1024 of 1024", got)
+	}
+}
