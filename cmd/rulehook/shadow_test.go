@@ -80,14 +80,20 @@ func TestShadowModeFullLoop(t *testing.T) {
 		}
 	}
 
-	out := auditCmd(t, s.redis, "--user", "auth0|sh-promote")
+	checkShadowAudit(t, s.redis)
+}
+
+// checkShadowAudit checks the audit trail and audit --shadow after TestShadowModeFullLoop's logins.
+func checkShadowAudit(t *testing.T, r *redistest.Server) {
+	t.Helper()
+	out := auditCmd(t, r, "--user", "auth0|sh-promote")
 	if strings.Count(out, " shadow ") != 2 || !strings.Contains(out, `app_metadata.roles: ["admin"] -> ["admin","playlist_editor"]`) {
 		t.Errorf("audit of auth0|sh-promote lacks its two would-be promotions:\n%s", out)
 	}
-	if out := auditCmd(t, s.redis, "--user", "auth0|sh-editor"); !strings.Contains(out, "no metadata changes recorded") {
+	if out := auditCmd(t, r, "--user", "auth0|sh-editor"); !strings.Contains(out, "no metadata changes recorded") {
 		t.Errorf("an agreeing user has audit entries:\n%s", out)
 	}
-	sum := auditCmd(t, s.redis, "--shadow", "--since", "1h")
+	sum := auditCmd(t, r, "--shadow", "--since", "1h")
 	for _, want := range []string{"logins seen   7", "agreed        3 (42.9%)", "disagreed     4",
 		"promote      3   e.g. ", "auth0|sh-promote", "sha256:" + metadata.UserIDHash("samlp|corp|jane@example.com"),
 		"demote       1   e.g. auth0|sh-demote", "display_name 1   e.g. sha256:"} {
