@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,19 +85,8 @@ func redisDump(t *testing.T, r *redistest.Server) string {
 		fmt.Fprintf(&b, "%s=%q\n", key, v)
 	}
 	lines := strings.Split(b.String(), "\n")
-	return strings.Join(sortedCopy(lines), "\n")
-}
-
-func sortedCopy(l []string) []string {
-	out := append([]string(nil), l...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
 
 func TestImportDryRunWritesNothing(t *testing.T) {
