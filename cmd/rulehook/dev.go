@@ -119,7 +119,12 @@ func runDev(ctx context.Context, args []string, env *environment) error {
 	defer os.Remove(*statePath)
 
 	logger := newLogger(env.stderr, cfg.LogLevel)
-	return serve(ctx, cfg, logger, func(addr string) {
+	s, err := newStack(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	main := newDevConsole(s, cfg, st, tenant, mr).handler(s.edge.Handler())
+	return s.serve(ctx, cfg, logger, main, func(addr string) {
 		printDevBanner(env, st, cfg, *statePath, ignored)
 	})
 }
@@ -128,7 +133,8 @@ func printDevBanner(env *environment, st devState, cfg config, statePath string,
 	w := env.stdout
 	fmt.Fprintln(w, "!! rulehook dev: embedded Redis and an emulated Auth0 tenant, throwaway secrets.")
 	fmt.Fprintln(w, "!! NOT FOR PRODUCTION: nothing is persisted; use `rulehook serve` with real Redis and a real tenant.")
-	fmt.Fprintf(w, "\n  rulehook        %s  (POST /v1/post-login, app API, /healthz, /readyz, /metrics)\n", st.RulehookURL)
+	fmt.Fprintf(w, "\n  console         %s/  (open it in a browser: users, logins, plays, faults, history)\n", st.RulehookURL)
+	fmt.Fprintf(w, "  rulehook        %s  (POST /v1/post-login, app API, /healthz, /readyz, /metrics)\n", st.RulehookURL)
 	fmt.Fprintf(w, "  redis (embedded) %s\n", st.RedisURL)
 	fmt.Fprintf(w, "  tenant (emulated) %s  (domain %s; /oauth/token, /api/v2/users, /.well-known/jwks.json)\n", st.TenantURL, st.Domain)
 	fmt.Fprintf(w, "  rules           playlist_editor at %d plays, default displayName %q, WRITE_MODE=%s, FAILURE_POLICY=%s\n",

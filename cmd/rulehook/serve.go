@@ -149,9 +149,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	return s.serve(ctx, cfg, logger, s.edge.Handler(), ready)
+}
+
+// serve runs the stack's listeners and workers until ctx ends, with main on LISTEN_ADDR (the
+// edge's handler, or dev's console in front of it), and closes the stack.
+func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main http.Handler, ready func(addr string)) error {
 	defer s.rdb.Close()
 
-	main, metricsHandler := s.edge.Handler(), http.Handler(nil)
+	metricsHandler := http.Handler(nil)
 	if cfg.MetricsAddr != "" {
 		metricsHandler = promhttp.HandlerFor(s.edge.Registry(), promhttp.HandlerOpts{})
 	}
