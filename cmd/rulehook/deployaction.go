@@ -69,8 +69,23 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 	if err != nil {
 		return fmt.Errorf("deploy-action: %w", err)
 	}
-	verb := map[bool]string{true: "would be", false: "is"}[res.DryRun]
-	fmt.Fprintf(env.stdout, "action %q %s %s; deployed: %v; bound to post-login once (%d bindings)\n",
-		*name, verb, res.Change, res.Deployed || res.DryRun, len(res.BindingsAfter))
+	printDeployResult(env, *name, res)
 	return nil
+}
+
+// printDeployResult is deploy-action's last line: what happened, in words an operator checks.
+func printDeployResult(env *environment, name string, res deployaction.Result) {
+	bound := fmt.Sprintf("bound to post-login once (%d bindings)", len(res.BindingsAfter))
+	switch {
+	case res.DryRun:
+		fmt.Fprintf(env.stdout, "action %q: %s (dry run; nothing changed); %s\n", name, res.Change, bound)
+	case res.Change == deployaction.ChangeNone && !res.Deployed:
+		fmt.Fprintf(env.stdout, "action %q is deployed and current (version %d); %s\n", name, res.Version, bound)
+	default:
+		done := map[deployaction.Change]string{deployaction.ChangeCreate: "created", deployaction.ChangeUpdate: "updated"}[res.Change]
+		if done == "" {
+			done = "redeployed"
+		}
+		fmt.Fprintf(env.stdout, "action %q %s and deployed (version %d); %s\n", name, done, res.Version, bound)
+	}
 }

@@ -494,3 +494,67 @@ func TestRateLimitedCallIsRetriedAfterReset(t *testing.T) {
 		t.Errorf("output does not mention the 429:\n%s", out.String())
 	}
 }
+
+func TestFirstRunWaitsForTheDeployBeforeBinding(t *testing.T) {
+	s := newTenant(t, mgmttest.WithDeployDelay(300*time.Millisecond))
+	other := s.SeedBoundAction("post-login", "before")
+	var out bytes.Buffer
+	res := deploy(t, options(s, &out))
+	if res.Change != deployaction.ChangeCreate || !res.Deployed || res.Version != 1 {
+		t.Errorf("Deploy = %+v; want create, deployed version 1", res)
+	}
+	got := s.Bindings("post-login")
+	if len(got) != 2 || got[0].ActionID != other.ID || got[1].ActionID != res.ActionID {
+		t.Errorf("bindings = %+v; want the existing one, then ours", got)
+	}
+	// The emulator refuses a binding before the version reads deployed: no PATCH may have been
+	// answered 400.
+	for _, r := range s.Requests() {
+		if r.Method == http.MethodPatch && strings.HasSuffix(r.Path, "/bindings") && r.Status != 200 {
+			t.Errorf("PATCH bindings answered %d; want it sent only once deployed", r.Status)
+		}
+	}
+	if !strings.Contains(out.String(), "deployed version 1") {
+		t.Errorf("progress lacks the deploy:\n%s", out.String())
+	}
+}
+
+func TestBindingRetriedWhileAuth0SaysNotDeployedYet(t *testing.T) {
+	s := newTenant(t)
+	s.SetFault(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings", mgmttest.Fault{
+		Status: 400, Message: "Trying to create a binding for an action that has not been deployed yet", Times: 2,
+	})
+	var out bytes.Buffer
+	res := deploy(t, options(s, &out))
+	if got := s.Bindings("post-login"); len(got) != 1 || got[0].ActionID != res.ActionID {
+		t.Errorf("bindings = %+v; want ours", got)
+	}
+	if got, want := s.Count(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings"), 3; got != want {
+		t.Errorf("PATCH bindings sent %d times; want %d (two refusals, then the binding)", got, want)
+	}
+	if !strings.Contains(out.String(), "still deploying") {
+		t.Errorf("progress does not say why it binds again:\n%s", out.String())
+	}
+}
+
+func TestOtherBadRequestOnBindingIsNotRetried(t *testing.T) {
+	s := newTenant(t)
+	s.SetFault(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings", mgmttest.Fault{Status: 400, Message: "Payload validation error"})
+	_, err := deployaction.Deploy(t.Context(), options(s, nil))
+	var apiErr *deployaction.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("Deploy = %v; want the 400 as an *APIError", err)
+	}
+	if got := s.Count(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings"); got != 1 {
+		t.Errorf("PATCH bindings sent %d times; want 1", got)
+	}
+}
+
+func TestMissingActionScopesAreNamed(t *testing.T) {
+	s := newTenant(t, mgmttest.WithGrantedScopes("read:users", "update:users"))
+	_, err := deployaction.Deploy(t.Context(), options(s, nil))
+	var apiErr *deployaction.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 403 || !strings.Contains(err.Error(), "read:actions") {
+		t.Fatalf("Deploy without action scopes = %v; want a 403 naming read:actions", err)
+	}
+}
