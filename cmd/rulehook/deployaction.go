@@ -35,25 +35,7 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 		return &configError{problems: r.problems}
 	}
 
-	secrets := map[string]string{
-		actions.SecretRulehookURL:    *url,
-		actions.SecretCalloutSecret:  env.getenv("CALLOUT_SECRET"),
-		actions.SecretClaimNamespace: *ns,
-		actions.SecretAuth0Domain:    domain,
-	}
-	optional := map[string]string{
-		actions.SecretFailurePolicy:   *policy,
-		actions.SecretCalloutAudience: env.getenv("CALLOUT_AUDIENCE"),
-		actions.SecretCalloutIssuer:   env.getenv("CALLOUT_ISSUER"),
-	}
-	if *timeoutMS > 0 {
-		optional[actions.SecretTimeoutMS] = strconv.Itoa(*timeoutMS)
-	}
-	for k, v := range optional {
-		if v != "" {
-			secrets[k] = v
-		}
-	}
+	secrets := actionSecrets(env.getenv, *url, *ns, *policy, *timeoutMS)
 	res, err := deployaction.Deploy(ctx, deployaction.Options{
 		BaseURL:      strings.TrimRight(env.getenv("AUTH0_MANAGEMENT_URL"), "/"),
 		Domain:       domain,
@@ -71,6 +53,32 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 	}
 	printDeployResult(env, *name, res)
 	return nil
+}
+
+// actionSecrets is the Action's set of secrets for the given settings and serve's environment
+// (CALLOUT_SECRET, AUTH0_DOMAIN, CALLOUT_AUDIENCE, CALLOUT_ISSUER): what deploy-action installs and
+// doctor compares with the fingerprint in the deployed code.
+func actionSecrets(getenv func(string) string, url, ns, policy string, timeoutMS int) map[string]string {
+	secrets := map[string]string{
+		actions.SecretRulehookURL:    url,
+		actions.SecretCalloutSecret:  getenv("CALLOUT_SECRET"),
+		actions.SecretClaimNamespace: ns,
+		actions.SecretAuth0Domain:    getenv("AUTH0_DOMAIN"),
+	}
+	optional := map[string]string{
+		actions.SecretFailurePolicy:   policy,
+		actions.SecretCalloutAudience: getenv("CALLOUT_AUDIENCE"),
+		actions.SecretCalloutIssuer:   getenv("CALLOUT_ISSUER"),
+	}
+	if timeoutMS > 0 {
+		optional[actions.SecretTimeoutMS] = strconv.Itoa(timeoutMS)
+	}
+	for k, v := range optional {
+		if v != "" {
+			secrets[k] = v
+		}
+	}
+	return secrets
 }
 
 // printDeployResult is deploy-action's last line: what happened, in words an operator checks.
