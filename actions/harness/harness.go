@@ -92,11 +92,11 @@ type Result struct {
 	// DroppedClaims are the custom claims the Action set that Auth0 would silently leave out of
 	// the token (not namespaced by an http(s) URL, or namespaced on auth0.com, webtask.io or
 	// webtask.run), as "<token> <name>: <why>". They are not in the claim maps.
-	DroppedClaims []string `json:"dropped_claims"`
-	AppMetadataSet    map[string]any `json:"app_metadata_set"`
-	UserMetadataSet   map[string]any `json:"user_metadata_set"`
-	Denied            bool           `json:"denied"`
-	DenyReason        string         `json:"deny_reason"`
+	DroppedClaims   []string       `json:"dropped_claims"`
+	AppMetadataSet  map[string]any `json:"app_metadata_set"`
+	UserMetadataSet map[string]any `json:"user_metadata_set"`
+	Denied          bool           `json:"denied"`
+	DenyReason      string         `json:"deny_reason"`
 	// Logs are the lines the Action wrote with console.log (and friends), in order.
 	Logs []string `json:"logs"`
 }
