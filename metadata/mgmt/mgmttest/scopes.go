@@ -60,7 +60,9 @@ type scopeRule struct {
 // the Management API reference ("Scopes" section of each endpoint,
 // https://auth0.com/docs/api/management/v2/users/get-users-by-id, .../users/patch-users-by-id,
 // .../actions/get-actions, .../actions/post-deploy-action, .../actions/get-bindings,
-// .../actions/patch-bindings, .../jobs/post-users-exports, .../jobs/get-jobs-by-id). Scopes that
+// .../actions/patch-bindings, .../jobs/post-users-exports, .../jobs/get-jobs-by-id; the
+// Management API's OpenAPI description says the same in each 403, e.g. "Insufficient scope,
+// expected: read:actions." for GET /actions/actions). Scopes that
 // only a user's own token carries (read:current_user, update:current_user_metadata) are left out:
 // an M2M client never holds them. A route missing here needs no scope. Routes other branches add
 // (jobs) are listed so that they are checked as soon as they are served.
@@ -91,8 +93,10 @@ var scopeRules = map[string]scopeRule{
 }
 
 // insufficientScope answers Auth0's 403 for a token without the scope a call needs. The body is
-// the one Auth0 sends, as auth0/auth0-cli's tests record it (internal/cli/api_test.go,
-// "it correctly detects an insufficient scope error"):
+// the one Auth0 sends, as Auth0's support article "Management API Token from API Explorer Tab does
+// not Contain Expected Scopes" shows it and auth0/auth0-cli's tests record it
+// (internal/cli/api_test.go, "it correctly detects an insufficient scope error"; several scopes
+// are joined with ", "):
 // {"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: read:users","errorCode":"insufficient_scope"}.
 func insufficientScope(w http.ResponseWriter, anyOf []string) {
 	apiError(w, http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: "+strings.Join(anyOf, ", "))
