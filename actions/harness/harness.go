@@ -188,6 +188,12 @@ func Run(ctx context.Context, l Login) (Result, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return Result{}, fmt.Errorf("harness: runner printed no result (%v): %s", err, clip(stdout.String()+stderr.String()))
 	}
+	return out.result()
+}
+
+// result is the runner's recording with nil maps and lists made empty, and ErrActionThrew when
+// the Action threw.
+func (out output) result() (Result, error) {
 	res := out.Result
 	for _, m := range []*map[string]any{&res.IDTokenClaims, &res.AccessTokenClaims, &res.AppMetadataSet, &res.UserMetadataSet} {
 		if *m == nil {
