@@ -2,8 +2,11 @@ package mgmt
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -54,5 +57,22 @@ func TestClientTokenRefused(t *testing.T) {
 	}
 	if _, err := NewClient(ClientConfig{BaseURL: "http://example.com"}); !errors.Is(err, metadata.ErrInvalid) {
 		t.Errorf("NewClient(non-loopback http, no credentials) = %v; want ErrInvalid", err)
+	}
+}
+
+func TestGrantScopesFromTheClaimWhenTheAnswerHasNone(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"scope":"read:users update:users"}`))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"e30.%s.sig","expires_in":60,"token_type":"Bearer"}`, payload)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(ClientConfig{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.Grant(context.Background())
+	if want := []string{"read:users", "update:users"}; err != nil || !slices.Equal(g.Scopes, want) {
+		t.Errorf("Grant = %v, %v; want the claim's scopes %v", g.Scopes, err, want)
 	}
 }
