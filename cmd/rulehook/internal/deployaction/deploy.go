@@ -210,6 +210,7 @@ func apply(ctx context.Context, t *tenant, c config, p plan) (Result, error) {
 		res.Version = v.Number
 	} else if !cur.DeployedLive {
 		// An earlier run deployed and stopped before the deploy finished.
+		fmt.Fprintf(c.Progress, "version %d is still deploying; waiting until Auth0 reports it deployed\n", cur.DeployedVersion)
 		if err := waitDeployed(ctx, t, c, cur.ID, cur.DeployedID, deadline); err != nil {
 			return res, err
 		}
@@ -263,6 +264,7 @@ func deployBuilt(ctx context.Context, t *tenant, c config, cur action, deadline 
 	if err != nil {
 		return v, err
 	}
+	fmt.Fprintf(c.Progress, "version %d built; waiting until Auth0 reports it deployed\n", v.Number)
 	if err := waitDeployed(ctx, t, c, cur.ID, v.ID, deadline); err != nil {
 		return v, err
 	}

@@ -558,3 +558,24 @@ func TestMissingActionScopesAreNamed(t *testing.T) {
 		t.Fatalf("Deploy without action scopes = %v; want a 403 naming read:actions", err)
 	}
 }
+
+func TestDeployThatNeverFinishesTimesOutWithoutBinding(t *testing.T) {
+	s := newTenant(t, mgmttest.WithDeployDelay(time.Hour))
+	o := options(s, nil)
+	o.BuildTimeout = 300 * time.Millisecond
+	_, err := deployaction.Deploy(t.Context(), o)
+	if !errors.Is(err, deployaction.ErrBuildTimeout) || !strings.Contains(err.Error(), "deploying") {
+		t.Fatalf("Deploy = %v; want ErrBuildTimeout saying it is still deploying", err)
+	}
+	if got := s.Bindings("post-login"); len(got) != 0 {
+		t.Errorf("bindings = %+v; want none while the version is not deployed", got)
+	}
+	var out bytes.Buffer
+	o.DryRun, o.Progress = true, &out
+	if _, err := deployaction.Deploy(t.Context(), o); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if !strings.Contains(out.String(), "version 1 is still deploying") {
+		t.Errorf("plan of the re-run:\n%s\nwant it to say version 1 is still deploying", out.String())
+	}
+}
