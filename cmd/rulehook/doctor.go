@@ -80,6 +80,8 @@ func runDoctor(ctx context.Context, args []string, env *environment) error {
 	lines = append(lines, doctorTenant(ctx, cfg)...)
 	if url := env.getenv("RULEHOOK_URL"); url != "" {
 		lines = append(lines, doctorAction(ctx, cfg, env.getenv, url, *name)...)
+	} else {
+		lines = append(lines, checkLine{checkSkip, "action", "RULEHOOK_URL is not set", "set it (and CLAIM_NAMESPACE) as for deploy-action to check the Action"})
 	}
 	return report(env.stdout, lines)
 }

@@ -30,10 +30,10 @@ func runDoctorWith(t *testing.T, env map[string]string, args ...string) (string,
 	return out.String() + errOut.String(), code
 }
 
-// line returns the output line about subject.
+// line returns the output line about subject (the padded second column).
 func line(out, subject string) string {
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(strings.TrimSpace(l[len(f[0]):]), subject+" ") {
+		if len(l) > 25 && strings.TrimSpace(l[6:25]) == subject {
 			return l
 		}
 	}
@@ -140,5 +140,34 @@ func TestDoctorBadEnvironmentAndHelp(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"doctor", "extra"}, func(string) string { return "" }, &stdout, &stdout); !errors.As(err, new(*exitError)) {
 		t.Errorf("doctor extra = %v; want a usage error", err)
+	}
+}
+
+func TestDoctorConfigGetRefused(t *testing.T) {
+	r := redistest.Start(t, "--rename-command", "CONFIG", "")
+	tenant := mgmttest.New()
+	t.Cleanup(tenant.Close)
+	out, code := runDoctorWith(t, doctorEnv(tenant, r.URL()))
+	if l := line(out, "redis eviction"); code != 0 || !strings.HasPrefix(l, "skip") {
+		t.Errorf("exit %d, eviction line %q; want 0 and skip\n%s", code, l, out)
+	}
+	if l := line(out, "action"); !strings.HasPrefix(l, "skip") || !strings.Contains(l, "RULEHOOK_URL") {
+		t.Errorf("action line = %q; want skip naming RULEHOOK_URL", l)
+	}
+}
+
+func TestDoctorActionNeedsReadActions(t *testing.T) {
+	r := redistest.Start(t)
+	tenant := mgmttest.New(mgmttest.WithGrantedScopes("read:users", "update:users", "update:users_app_metadata"))
+	t.Cleanup(tenant.Close)
+	env := doctorEnv(tenant, r.URL())
+	env["RULEHOOK_URL"], env["CLAIM_NAMESPACE"] = "https://rulehook.example.com", testNamespace
+	out, code := runDoctorWith(t, env)
+	l := line(out, "action")
+	if code != 1 || !strings.HasPrefix(l, "FAIL") || !strings.Contains(l, "read:actions") {
+		t.Errorf("exit %d, action line %q; want 1 and FAIL naming read:actions\n%s", code, l, out)
+	}
+	if l := line(out, "management scopes"); !strings.HasPrefix(l, "ok ") {
+		t.Errorf("scopes line = %q; want ok", l)
 	}
 }
