@@ -479,6 +479,9 @@ func TestRefusedTokenIsReported(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Op != "token" || apiErr.Status != http.StatusUnauthorized {
 		t.Fatalf("Deploy = %v; want a token *APIError with status 401", err)
 	}
+	if !strings.Contains(err.Error(), "AUTH0_CLIENT_SECRET") {
+		t.Errorf("error = %v; want it to point at the credentials", err)
+	}
 	assertNoSecretValues(t, err.Error(), o)
 }
 

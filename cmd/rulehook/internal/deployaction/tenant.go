@@ -51,8 +51,10 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
-	switch e.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	switch {
+	case e.Op == "token" && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden):
+		msg += " (are AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET right, and is the application authorised for the Management API?)"
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
 		msg += " (does the M2M application have read:actions, create:actions and update:actions?)"
 	}
 	return msg
