@@ -178,7 +178,7 @@ func checkSecrets(s map[string]string) []error {
 		}
 	}
 	if v := strings.TrimSpace(s[actions.SecretClaimNamespace]); v != "" {
-		if err := CheckClaimNamespace(v); err != nil {
+		if err := checkClaimNamespace(v); err != nil {
 			errs = append(errs, fmt.Errorf("secret %s: %w", actions.SecretClaimNamespace, err))
 		}
 	}
@@ -213,10 +213,10 @@ func parseServiceURL(raw string) (*url.URL, error) {
 // "Create Custom Claims", https://auth0.com/docs/secure/tokens/json-web-tokens/create-custom-claims).
 var restrictedClaimDomains = []string{"auth0.com", "webtask.io", "webtask.run"}
 
-// CheckClaimNamespace checks CLAIM_NAMESPACE the way post-login.js does: an http(s) URL with a
+// checkClaimNamespace checks CLAIM_NAMESPACE the way post-login.js does: an http(s) URL with a
 // host that is not auth0.com, webtask.io, webtask.run or a subdomain of one, so that the
 // <namespace>/roles claim reaches the tokens.
-func CheckClaimNamespace(ns string) error {
+func checkClaimNamespace(ns string) error {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(ns), "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return errors.New("must be an http(s) URL such as https://music.example.com (Auth0 drops claims without a namespace)")
