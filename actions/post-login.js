@@ -11,7 +11,10 @@
  * Secrets (event.secrets):
  *   RULEHOOK_URL      required. Base URL of rulehook. https, or http for a loopback host only.
  *   CALLOUT_SECRET    required, >= 32 bytes. HS256 key, the same as rulehook's CALLOUT_SECRET.
- *   CLAIM_NAMESPACE   required. e.g. https://music.example.com -> claim https://music.example.com/roles
+ *   CLAIM_NAMESPACE   required. e.g. https://music.example.com -> claim https://music.example.com/roles.
+ *                     An http(s) URL whose host is not auth0.com, webtask.io, webtask.run or a
+ *                     subdomain of one: Auth0 silently drops other claims ("Create Custom Claims"
+ *                     in the Auth0 docs), so such a namespace is refused like a missing one.
  *   FAILURE_POLICY    open (default) | closed. What to do when rulehook cannot give an answer:
  *                     open keeps the user's current app_metadata.roles in the claims and lets the
  *                     login proceed; closed denies the login with a neutral reason.
@@ -39,6 +42,7 @@ const MIN_SECRET_BYTES = 32;
 const DENY_REASON = 'Sign-in is temporarily unavailable. Please try again later.';
 const WRITERS = new Set(['rulehook', 'action', 'none']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const RESTRICTED_CLAIM_DOMAINS = ['auth0.com', 'webtask.io', 'webtask.run'];
 
 /** Failure is an expected failure; its message is safe to log (it never holds user data). */
 class Failure extends Error {
@@ -76,7 +80,23 @@ function failurePolicy(secrets) {
 
 function claimName(secrets) {
   const ns = nonEmpty(secrets.CLAIM_NAMESPACE) ? secrets.CLAIM_NAMESPACE.trim().replace(/\/+$/, '') : '';
-  return ns ? `${ns}/roles` : '';
+  return ns && !namespaceProblem(ns) ? `${ns}/roles` : '';
+}
+
+/** Why Auth0 would drop claims under ns, or '' when ns is a usable namespace. */
+function namespaceProblem(ns) {
+  let u;
+  try {
+    u = new URL(ns);
+  } catch {
+    return 'CLAIM_NAMESPACE must be an http(s) URL';
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || !u.hostname) return 'CLAIM_NAMESPACE must be an http(s) URL';
+  const host = u.hostname.toLowerCase();
+  if (RESTRICTED_CLAIM_DOMAINS.some((d) => host === d || host.endsWith(`.${d}`))) {
+    return 'CLAIM_NAMESPACE is on an Auth0 domain, whose claims Auth0 drops';
+  }
+  return '';
 }
 
 function settings(event, secrets) {
@@ -84,6 +104,8 @@ function settings(event, secrets) {
   const issuer = issuerOf(event, secrets);
   if (!issuer) missing.push('CALLOUT_ISSUER (or AUTH0_DOMAIN)');
   if (missing.length) throw new Failure(`missing secret(s): ${missing.join(', ')}`);
+  const nsProblem = namespaceProblem(secrets.CLAIM_NAMESPACE.trim().replace(/\/+$/, ''));
+  if (nsProblem) throw new Failure(nsProblem);
 
   if (Buffer.byteLength(secrets.CALLOUT_SECRET, 'utf8') < MIN_SECRET_BYTES) {
     throw new Failure(`CALLOUT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes`);
@@ -257,7 +279,7 @@ function onFailure(event, api, policy, claim, err) {
   }
   const roles = currentRoles(event && event.user);
   guarded(() => setRoles(api, claim, roles), 'setCustomClaim');
-  log(`callout failed (${reason}); failure policy open: kept ${roles.length} current role(s)${claim ? '' : ', no claim (no CLAIM_NAMESPACE)'}`);
+  log(`callout failed (${reason}); failure policy open: kept ${roles.length} current role(s)${claim ? '' : ', no claim (CLAIM_NAMESPACE missing or invalid)'}`);
 }
 
 /** The user's roles as Auth0 holds them now: app_metadata.roles, strings only. */

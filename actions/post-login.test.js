@@ -379,6 +379,19 @@ test('missing or invalid settings never throw and make no call', async (t) => {
     assert.equal(rec.denied, null);
     assert.ok(rec.logs.some((l) => l.includes('CLAIM_NAMESPACE')), rec.logs.join('\n'));
   });
+  await t.test('a CLAIM_NAMESPACE Auth0 would drop: no claim, no callout, login proceeds under open', async () => {
+    for (const ns of ['roles', 'music', 'urn:music', 'https://tenant.auth0.com', 'https://auth0.com/x', 'https://a.webtask.io', 'http://webtask.run']) {
+      const ev = event({ RULEHOOK_URL: rh.url, CLAIM_NAMESPACE: ns });
+      const rec = await login(ev);
+      assert.deepEqual(rec.id, {}, ns);
+      assert.deepEqual(rec.access, {}, ns);
+      assert.equal(rec.denied, null, ns);
+      assert.ok(rec.logs.some((l) => l.includes('CLAIM_NAMESPACE')), `${ns}: ${rec.logs.join('\n')}`);
+      ev.secrets.FAILURE_POLICY = 'closed';
+      assertDeniedNeutrally(await login(ev));
+    }
+    assert.equal(rh.requests.length, 0);
+  });
   await t.test('no secrets at all, no user', async () => {
     await login({});
     await login({ secrets: {} });

@@ -66,6 +66,13 @@ type Login struct {
 	// when the AUTH0_DOMAIN secret is unset; default "rulehook-dev.local" (the emulated tenant's
 	// default domain).
 	Hostname string
+	// Protocol is event.transaction.protocol; default "oidc-basic-profile". ProtocolRefreshToken
+	// makes the event a refresh-token exchange (a POST whose event.request.body holds
+	// grant_type=refresh_token).
+	Protocol string
+	// Omit lists event properties to leave out, as dotted paths ("transaction", "transaction.id",
+	// "request.hostname"): Auth0 documents them as optional in the post-login event object.
+	Omit []string
 
 	// Source is the Action to run; default actions.Source.
 	Source string
@@ -73,15 +80,23 @@ type Login struct {
 	Node string
 }
 
+// ProtocolRefreshToken is event.transaction.protocol of a refresh-token exchange: Auth0 runs the
+// post-login trigger for it too.
+const ProtocolRefreshToken = "oauth2-refresh-token"
+
 // Result is what the Action did to the login. The maps are never nil. A value the Action set to
 // JavaScript undefined is recorded as nil.
 type Result struct {
 	IDTokenClaims     map[string]any `json:"id_token_claims"`
 	AccessTokenClaims map[string]any `json:"access_token_claims"`
-	AppMetadataSet    map[string]any `json:"app_metadata_set"`
-	UserMetadataSet   map[string]any `json:"user_metadata_set"`
-	Denied            bool           `json:"denied"`
-	DenyReason        string         `json:"deny_reason"`
+	// DroppedClaims are the custom claims the Action set that Auth0 would silently leave out of
+	// the token (not namespaced by an http(s) URL, or namespaced on auth0.com, webtask.io or
+	// webtask.run), as "<token> <name>: <why>". They are not in the claim maps.
+	DroppedClaims   []string       `json:"dropped_claims"`
+	AppMetadataSet  map[string]any `json:"app_metadata_set"`
+	UserMetadataSet map[string]any `json:"user_metadata_set"`
+	Denied          bool           `json:"denied"`
+	DenyReason      string         `json:"deny_reason"`
 	// Logs are the lines the Action wrote with console.log (and friends), in order.
 	Logs []string `json:"logs"`
 }
@@ -111,6 +126,7 @@ type input struct {
 	Transaction map[string]string `json:"transaction,omitempty"`
 	Client      map[string]string `json:"client,omitempty"`
 	Request     map[string]string `json:"request,omitempty"`
+	Omit        []string          `json:"omit,omitempty"`
 }
 
 // output is the runner's stdout.
@@ -172,6 +188,12 @@ func Run(ctx context.Context, l Login) (Result, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return Result{}, fmt.Errorf("harness: runner printed no result (%v): %s", err, clip(stdout.String()+stderr.String()))
 	}
+	return out.result()
+}
+
+// result is the runner's recording with nil maps and lists made empty, and ErrActionThrew when
+// the Action threw.
+func (out output) result() (Result, error) {
 	res := out.Result
 	for _, m := range []*map[string]any{&res.IDTokenClaims, &res.AccessTokenClaims, &res.AppMetadataSet, &res.UserMetadataSet} {
 		if *m == nil {
@@ -181,6 +203,9 @@ func Run(ctx context.Context, l Login) (Result, error) {
 	if res.Logs == nil {
 		res.Logs = []string{}
 	}
+	if res.DroppedClaims == nil {
+		res.DroppedClaims = []string{}
+	}
 	if out.Threw != nil {
 		return res, fmt.Errorf("%w: %s", ErrActionThrew, *out.Threw)
 	}
@@ -188,11 +213,11 @@ func Run(ctx context.Context, l Login) (Result, error) {
 }
 
 func (l Login) input() input {
-	in := input{User: l.User, Secrets: l.Secrets}
+	in := input{User: l.User, Secrets: l.Secrets, Omit: l.Omit}
 	if in.Secrets == nil {
 		in.Secrets = map[string]string{}
 	}
-	in.Transaction = present(map[string]string{"id": l.TransactionID})
+	in.Transaction = present(map[string]string{"id": l.TransactionID, "protocol": l.Protocol})
 	in.Client = present(map[string]string{"client_id": l.ClientID, "name": l.ClientName})
 	in.Request = present(map[string]string{"ip": l.IP, "user_agent": l.UserAgent, "hostname": l.Hostname})
 	return in

@@ -367,17 +367,17 @@ func TestRulehookDown(t *testing.T) {
 func TestRunnerEvent(t *testing.T) {
 	src := `exports.onExecutePostLogin = async (event, api) => {
   console.log('hello', 42);
-  api.idToken.setCustomClaim('event', {
+  api.idToken.setCustomClaim('https://t.example.com/event', {
     user: event.user, secrets: event.secrets, transaction: event.transaction,
     client: event.client, request: event.request, tenant: event.tenant,
   });
-  api.accessToken.setCustomClaim('undef', undefined);
+  api.accessToken.setCustomClaim('https://t.example.com/undef', undefined);
   api.user.setAppMetadata('gone', null);
   api.user.setUserMetadata('displayName', 'x');
   api.access.deny('nope');
 };`
 	res := mustRun(t, Login{User: User{ID: "auth0|1"}, Secrets: map[string]string{"A": "b"}, Source: src})
-	ev, _ := res.IDTokenClaims["event"].(map[string]any)
+	ev, _ := res.IDTokenClaims["https://t.example.com/event"].(map[string]any)
 	var got struct {
 		User struct {
 			UserID       string         `json:"user_id"`
@@ -403,7 +403,7 @@ func TestRunnerEvent(t *testing.T) {
 		got.Request.IP != "127.0.0.1" || got.Request.Hostname != "rulehook-dev.local" || got.Tenant.ID == "" {
 		t.Errorf("event = %s; want the defaults", raw)
 	}
-	if v, ok := res.AccessTokenClaims["undef"]; !ok || v != nil {
+	if v, ok := res.AccessTokenClaims["https://t.example.com/undef"]; !ok || v != nil {
 		t.Errorf("undefined claim = %v, %v; want nil, true", v, ok)
 	}
 	if v, ok := res.AppMetadataSet["gone"]; !ok || v != nil {
@@ -419,14 +419,14 @@ func TestRunnerEvent(t *testing.T) {
 
 func TestActionThrew(t *testing.T) {
 	src := `exports.onExecutePostLogin = async (event, api) => {
-  api.idToken.setCustomClaim('before', 1);
+  api.idToken.setCustomClaim('https://t.example.com/before', 1);
   throw new Error('boom');
 };`
 	res, err := run(t, Login{User: User{ID: "auth0|1"}, Source: src})
 	if !errors.Is(err, ErrActionThrew) || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Run error = %v; want ErrActionThrew with the message", err)
 	}
-	if res.IDTokenClaims["before"] != float64(1) {
+	if res.IDTokenClaims["https://t.example.com/before"] != float64(1) {
 		t.Errorf("IDTokenClaims = %v; want the claim set before the throw", res.IDTokenClaims)
 	}
 }
@@ -465,4 +465,86 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func TestClaimsAuth0WouldDropAreNotRecorded(t *testing.T) {
+	src := `exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('roles', ['a']);
+  api.accessToken.setCustomClaim('https://tenant.auth0.com/roles', ['a']);
+  api.idToken.setCustomClaim('https://x.webtask.io/roles', ['a']);
+  api.idToken.setCustomClaim('https://webtask.run/roles', ['a']);
+  api.idToken.setCustomClaim('urn:music:roles', ['a']);
+  api.idToken.setCustomClaim('https://music.example.com/roles', ['a']);
+};`
+	res := mustRun(t, Login{User: User{ID: "auth0|1"}, Source: src})
+	if want := map[string]any{"https://music.example.com/roles": []any{"a"}}; !reflect.DeepEqual(res.IDTokenClaims, want) {
+		t.Errorf("IDTokenClaims = %v; want only the namespaced claim %v", res.IDTokenClaims, want)
+	}
+	if len(res.AccessTokenClaims) != 0 {
+		t.Errorf("AccessTokenClaims = %v; want none (auth0.com namespace)", res.AccessTokenClaims)
+	}
+	want := []string{
+		"id_token roles: not namespaced",
+		"access_token https://tenant.auth0.com/roles: namespace on tenant.auth0.com",
+		"id_token https://x.webtask.io/roles: namespace on x.webtask.io",
+		"id_token https://webtask.run/roles: namespace on webtask.run",
+		"id_token urn:music:roles: not namespaced",
+	}
+	if !slices.Equal(res.DroppedClaims, want) {
+		t.Errorf("DroppedClaims = %q; want %q", res.DroppedClaims, want)
+	}
+}
+
+func TestEventShapes(t *testing.T) {
+	src := `exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim('https://t.example.com/event', {
+    transaction: event.transaction === undefined ? 'absent' : event.transaction,
+    request: event.request,
+  });
+};`
+	ev := func(res Result) map[string]any {
+		m, _ := res.IDTokenClaims["https://t.example.com/event"].(map[string]any)
+		return m
+	}
+	refresh := ev(mustRun(t, Login{User: User{ID: "auth0|1"}, Source: src, Protocol: ProtocolRefreshToken}))
+	tx, _ := refresh["transaction"].(map[string]any)
+	req, _ := refresh["request"].(map[string]any)
+	body, _ := req["body"].(map[string]any)
+	if tx["protocol"] != ProtocolRefreshToken || req["method"] != "POST" || body["grant_type"] != "refresh_token" {
+		t.Errorf("refresh event = %v; want protocol %s, a POST with grant_type refresh_token", refresh, ProtocolRefreshToken)
+	}
+	bare := ev(mustRun(t, Login{User: User{ID: "auth0|1"}, Source: src, Omit: []string{"transaction.id", "request.hostname"}}))
+	tx, _ = bare["transaction"].(map[string]any)
+	req, _ = bare["request"].(map[string]any)
+	if _, has := tx["id"]; has || tx["protocol"] == nil {
+		t.Errorf("transaction = %v; want no id, the protocol kept", tx)
+	}
+	if _, has := req["hostname"]; has || req["ip"] == nil {
+		t.Errorf("request = %v; want no hostname, the ip kept", req)
+	}
+	none := ev(mustRun(t, Login{User: User{ID: "auth0|1"}, Source: src, Omit: []string{"transaction"}}))
+	if none["transaction"] != "absent" {
+		t.Errorf("transaction = %v; want it absent", none["transaction"])
+	}
+}
+
+func TestRefreshTokenExchangeThroughTheAction(t *testing.T) {
+	rh := newFakeRulehook(t, decideByPlays(map[string]int{"auth0|ed": 150}, "rulehook"))
+	res := mustRun(t, Login{
+		User: User{ID: "auth0|ed", AppMetadata: map[string]any{"roles": []string{"admin", "playlist_editor"}},
+			UserMetadata: map[string]any{"displayName": "Ed"}},
+		Secrets: secrets(rh.URL), Protocol: ProtocolRefreshToken, Omit: []string{"transaction.id", "request.hostname"},
+	})
+	if got := rh.Rejected(); len(got) > 0 {
+		t.Fatalf("rulehook rejected the refresh callout: %v", got)
+	}
+	if roles, ok := res.Roles(testNS); !ok || !slices.Equal(roles, []string{"admin", "playlist_editor"}) {
+		t.Errorf("roles after refresh = %v, %v; want [admin playlist_editor]", roles, ok)
+	}
+	if len(res.DroppedClaims) > 0 || res.Denied {
+		t.Errorf("dropped %v, denied %v; want neither", res.DroppedClaims, res.Denied)
+	}
+	if b := rh.bodies[0]; b.Transaction.ID != "" || b.User.UserID != "auth0|ed" {
+		t.Errorf("callout body = %+v; want no transaction id, the user", b)
+	}
 }

@@ -35,25 +35,7 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 		return &configError{problems: r.problems}
 	}
 
-	secrets := map[string]string{
-		actions.SecretRulehookURL:    *url,
-		actions.SecretCalloutSecret:  env.getenv("CALLOUT_SECRET"),
-		actions.SecretClaimNamespace: *ns,
-		actions.SecretAuth0Domain:    domain,
-	}
-	optional := map[string]string{
-		actions.SecretFailurePolicy:   *policy,
-		actions.SecretCalloutAudience: env.getenv("CALLOUT_AUDIENCE"),
-		actions.SecretCalloutIssuer:   env.getenv("CALLOUT_ISSUER"),
-	}
-	if *timeoutMS > 0 {
-		optional[actions.SecretTimeoutMS] = strconv.Itoa(*timeoutMS)
-	}
-	for k, v := range optional {
-		if v != "" {
-			secrets[k] = v
-		}
-	}
+	secrets := actionSecrets(env.getenv, *url, *ns, *policy, *timeoutMS)
 	res, err := deployaction.Deploy(ctx, deployaction.Options{
 		BaseURL:      strings.TrimRight(env.getenv("AUTH0_MANAGEMENT_URL"), "/"),
 		Domain:       domain,
@@ -69,8 +51,49 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 	if err != nil {
 		return fmt.Errorf("deploy-action: %w", err)
 	}
-	verb := map[bool]string{true: "would be", false: "is"}[res.DryRun]
-	fmt.Fprintf(env.stdout, "action %q %s %s; deployed: %v; bound to post-login once (%d bindings)\n",
-		*name, verb, res.Change, res.Deployed || res.DryRun, len(res.BindingsAfter))
+	printDeployResult(env, *name, res)
 	return nil
+}
+
+// actionSecrets is the Action's set of secrets for the given settings and serve's environment
+// (CALLOUT_SECRET, AUTH0_DOMAIN, CALLOUT_AUDIENCE, CALLOUT_ISSUER): what deploy-action installs and
+// doctor compares with the fingerprint in the deployed code.
+func actionSecrets(getenv func(string) string, url, ns, policy string, timeoutMS int) map[string]string {
+	secrets := map[string]string{
+		actions.SecretRulehookURL:    url,
+		actions.SecretCalloutSecret:  getenv("CALLOUT_SECRET"),
+		actions.SecretClaimNamespace: ns,
+		actions.SecretAuth0Domain:    getenv("AUTH0_DOMAIN"),
+	}
+	optional := map[string]string{
+		actions.SecretFailurePolicy:   policy,
+		actions.SecretCalloutAudience: getenv("CALLOUT_AUDIENCE"),
+		actions.SecretCalloutIssuer:   getenv("CALLOUT_ISSUER"),
+	}
+	if timeoutMS > 0 {
+		optional[actions.SecretTimeoutMS] = strconv.Itoa(timeoutMS)
+	}
+	for k, v := range optional {
+		if v != "" {
+			secrets[k] = v
+		}
+	}
+	return secrets
+}
+
+// printDeployResult is deploy-action's last line: what happened, in words an operator checks.
+func printDeployResult(env *environment, name string, res deployaction.Result) {
+	bound := fmt.Sprintf("bound to post-login once (%d bindings)", len(res.BindingsAfter))
+	switch {
+	case res.DryRun:
+		fmt.Fprintf(env.stdout, "action %q: %s (dry run; nothing changed); %s\n", name, res.Change, bound)
+	case res.Change == deployaction.ChangeNone && !res.Deployed:
+		fmt.Fprintf(env.stdout, "action %q is deployed and current (version %d); %s\n", name, res.Version, bound)
+	default:
+		done := map[deployaction.Change]string{deployaction.ChangeCreate: "created", deployaction.ChangeUpdate: "updated"}[res.Change]
+		if done == "" {
+			done = "redeployed"
+		}
+		fmt.Fprintf(env.stdout, "action %q %s and deployed (version %d); %s\n", name, done, res.Version, bound)
+	}
 }

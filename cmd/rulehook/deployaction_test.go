@@ -28,13 +28,21 @@ func TestDeployActionTwiceLeavesOneBoundDeployedAction(t *testing.T) {
 	if n := len(tenant.Actions()); n != 1 {
 		t.Fatalf("actions after a dry run = %d; want 1 (only the seeded one)", n)
 	}
-	for range 2 {
+	wantLast := []string{
+		`action "rulehook post-login" created and deployed (version 1); bound to post-login once (2 bindings)`,
+		`action "rulehook post-login" is deployed and current (version 1); bound to post-login once (2 bindings)`,
+	}
+	for _, want := range wantLast {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"deploy-action"}, getenv, &out, &out); err != nil {
 			t.Fatalf("deploy-action: %v\n%s", err, out.String())
 		}
 		if strings.Contains(out.String(), testSecret) {
 			t.Errorf("deploy-action printed the callout secret:\n%s", out.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if got := lines[len(lines)-1]; got != want {
+			t.Errorf("last line = %q; want %q", got, want)
 		}
 	}
 
@@ -62,4 +70,24 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestDeployActionRefusesARestrictedClaimNamespace(t *testing.T) {
+	tenant := mgmttest.New()
+	t.Cleanup(tenant.Close)
+	for _, ns := range []string{"roles", "https://tenant.auth0.com", "https://x.webtask.io", "http://webtask.run/ns"} {
+		env := map[string]string{
+			"AUTH0_DOMAIN": tenant.Domain(), "AUTH0_MANAGEMENT_URL": tenant.URL(),
+			"AUTH0_CLIENT_ID": tenant.ClientID(), "AUTH0_CLIENT_SECRET": tenant.ClientSecret(),
+			"CALLOUT_SECRET": testSecret, "RULEHOOK_URL": "https://rulehook.example.com", "CLAIM_NAMESPACE": ns,
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"deploy-action"}, func(k string) string { return env[k] }, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "CLAIM_NAMESPACE") {
+			t.Errorf("deploy-action with CLAIM_NAMESPACE=%q = %v; want it refused", ns, err)
+		}
+	}
+	if n := len(tenant.Actions()); n != 0 {
+		t.Errorf("actions = %d; want none created", n)
+	}
 }

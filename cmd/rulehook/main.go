@@ -78,6 +78,7 @@ func commands() []command {
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
+		{"doctor", "check Redis, the Management API token and scopes, and the Action, with serve's environment", runDoctor},
 	}
 }
 

@@ -1,25 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/auth0/go-auth0/v3/management"
+	"github.com/auth0/go-auth0/v3/management/option"
+
+	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
 // tenantClient is the little of the Management API that `rulehook login` needs against the
-// emulated tenant of `rulehook dev`: a token, and reading or creating one user. The service itself
-// talks to Auth0 through package mgmt (go-auth0); this is a developer tool's convenience.
+// emulated tenant of `rulehook dev`: reading, creating and patching one user. It goes through
+// mgmt.Client, the go-auth0 client and token source every command uses.
 type tenantClient struct {
-	base, clientID, clientSecret, audience string
-	http                                   *http.Client
-	token                                  string
+	conn *mgmt.Client
+	err  error // from building conn; returned by every call
 }
 
 type tenantUser struct {
@@ -27,83 +27,105 @@ type tenantUser struct {
 	Email        string         `json:"email,omitempty"`
 	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
 	UserMetadata map[string]any `json:"user_metadata,omitempty"`
-	Connection   string         `json:"connection,omitempty"`
 }
 
 var errNoSuchUser = errors.New("no such user")
 
 func newTenantClient(st devState) *tenantClient {
-	return &tenantClient{
-		base: st.TenantURL, clientID: st.ClientID, clientSecret: st.ClientSecret,
-		audience: "https://" + st.Domain + "/api/v2/",
-		http:     &http.Client{Timeout: 5 * time.Second},
-	}
+	conn, err := mgmt.NewClient(mgmt.ClientConfig{
+		BaseURL: st.TenantURL, ClientID: st.ClientID, ClientSecret: st.ClientSecret,
+		Audience: "https://" + st.Domain + "/api/v2/", Timeout: 5 * time.Second,
+	})
+	return &tenantClient{conn: conn, err: err}
 }
 
-func (c *tenantClient) do(ctx context.Context, method, path string, in, out any) error {
-	if c.token == "" && path != "/oauth/token" {
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		err := c.do(ctx, http.MethodPost, "/oauth/token", map[string]string{
-			"grant_type": "client_credentials", "client_id": c.clientID,
-			"client_secret": c.clientSecret, "audience": c.audience,
-		}, &tok)
-		if err != nil {
-			return fmt.Errorf("tenant token: %w", err)
-		}
-		c.token = tok.AccessToken
+// userView is what every go-auth0 user answer type offers.
+type userView interface {
+	GetUserID() string
+	GetEmail() string
+	GetAppMetadata() management.UserAppMetadataSchema
+	GetUserMetadata() management.UserMetadataSchema
+}
+
+func toTenantUser(u userView) tenantUser {
+	return tenantUser{UserID: u.GetUserID(), Email: u.GetEmail(), AppMetadata: u.GetAppMetadata(), UserMetadata: u.GetUserMetadata()}
+}
+
+// call runs one request with the client's token; a 404 is errNoSuchUser.
+func (c *tenantClient) call(ctx context.Context, what string, do func(opts ...option.RequestOption) error) error {
+	if c.err != nil {
+		return c.err
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+	opts, err := c.conn.Options(ctx)
+	if err == nil {
+		err = do(opts...)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	switch status, _ := mgmt.StatusOf(err); {
+	case err == nil:
+		return nil
+	case status == http.StatusNotFound:
 		return errNoSuchUser
-	case resp.StatusCode >= 300:
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	case status != 0:
+		return fmt.Errorf("%s: answered %d", what, status)
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func (c *tenantClient) user(ctx context.Context, id string) (tenantUser, error) {
 	var u tenantUser
-	err := c.do(ctx, http.MethodGet, "/api/v2/users/"+url.PathEscape(id), nil, &u)
+	err := c.call(ctx, "GET user", func(opts ...option.RequestOption) error {
+		got, err := c.conn.API.Users.Get(ctx, id, &management.GetUserRequestParameters{}, opts...)
+		if err == nil {
+			u = toTenantUser(got)
+		}
+		return err
+	})
 	return u, err
 }
 
 func (c *tenantClient) createUser(ctx context.Context, u tenantUser) (tenantUser, error) {
+	req := &management.CreateUserRequestContent{
+		Connection: "Username-Password-Authentication",
+		// Auth0 prefixes a database user's id with "auth0|" itself.
+		UserID: management.String(strings.TrimPrefix(u.UserID, "auth0|")),
+		Email:  management.String(u.Email),
+	}
+	if u.AppMetadata != nil {
+		req.AppMetadata = &u.AppMetadata
+	}
+	if u.UserMetadata != nil {
+		req.UserMetadata = &u.UserMetadata
+	}
 	var out tenantUser
-	u.Connection = "Username-Password-Authentication"
-	// Auth0 prefixes a database user's id with "auth0|" itself.
-	u.UserID = strings.TrimPrefix(u.UserID, "auth0|")
-	err := c.do(ctx, http.MethodPost, "/api/v2/users", u, &out)
+	err := c.call(ctx, "POST user", func(opts ...option.RequestOption) error {
+		got, err := c.conn.API.Users.Create(ctx, req, opts...)
+		if err == nil {
+			out = toTenantUser(got)
+		}
+		return err
+	})
 	return out, err
 }
 
 // patchUser applies metadata as Auth0 does after an Action called api.user.setAppMetadata or
-// setUserMetadata: a top-level merge.
+// setUserMetadata: a top-level merge. An empty object is not sent (Auth0 would wipe it).
 func (c *tenantClient) patchUser(ctx context.Context, id string, app, user map[string]any) (tenantUser, error) {
+	req := &management.UpdateUserRequestContent{}
+	if len(app) > 0 {
+		m := management.AppMetadata(app)
+		req.AppMetadata = &m
+	}
+	if len(user) > 0 {
+		m := management.UserMetadata(user)
+		req.UserMetadata = &m
+	}
 	var out tenantUser
-	err := c.do(ctx, http.MethodPatch, "/api/v2/users/"+url.PathEscape(id),
-		tenantUser{AppMetadata: app, UserMetadata: user}, &out)
+	err := c.call(ctx, "PATCH user", func(opts ...option.RequestOption) error {
+		got, err := c.conn.API.Users.Update(ctx, id, req, opts...)
+		if err == nil {
+			out = toTenantUser(got)
+		}
+		return err
+	})
 	return out, err
 }

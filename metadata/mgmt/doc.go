@@ -11,6 +11,10 @@
 // metadata sentinels (ErrInvalid, ErrNotFound, ErrRateLimited, ErrUnavailable), never a go-auth0
 // type.
 //
+// Client is the same go-auth0 client, transport and token source, exported for the commands
+// that call other endpoints (deploy-action, login, doctor): every command reaches the Management
+// API one way, and a Grant carries the scopes the tenant granted the token.
+//
 // # Ordering between direct writes and queued entries
 //
 // A user has at most one queue entry. While it exists, Write sends that user's writes into the

@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,25 +36,36 @@ type tokenSource struct {
 	requests     atomic.Int64
 
 	mu       sync.Mutex
-	token    string
-	expiry   time.Time // renew from here on
+	cur      grant // cur.expiry: renew from here on
 	inflight *tokenFetch
 }
 
-type tokenFetch struct {
-	done   chan struct{}
+// grant is one access token with the scopes the tenant granted it.
+type grant struct {
 	token  string
+	scope  string // space-separated, as the token answer (or the token's claim) has it
 	expiry time.Time
-	err    error
+}
+
+type tokenFetch struct {
+	done chan struct{}
+	grant
+	err error
 }
 
 // Token returns a valid access token, fetching one when none is cached.
 func (s *tokenSource) Token(ctx context.Context) (string, error) {
+	g, err := s.grant(ctx)
+	return g.token, err
+}
+
+// grant returns the cached grant while it is valid, else fetches one.
+func (s *tokenSource) grant(ctx context.Context) (grant, error) {
 	s.mu.Lock()
-	if s.token != "" && s.now().Before(s.expiry) {
-		t := s.token
+	if s.cur.token != "" && s.now().Before(s.cur.expiry) {
+		g := s.cur
 		s.mu.Unlock()
-		return t, nil
+		return g, nil
 	}
 	f := s.inflight
 	if f == nil {
@@ -64,17 +76,17 @@ func (s *tokenSource) Token(ctx context.Context) (string, error) {
 	s.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.token, f.err
+		return f.grant, f.err
 	case <-ctx.Done():
-		return "", fmt.Errorf("%w: waiting for a management api token: %w", metadata.ErrUnavailable, ctx.Err())
+		return grant{}, fmt.Errorf("%w: waiting for a management api token: %w", metadata.ErrUnavailable, ctx.Err())
 	}
 }
 
 // Invalidate drops the cached token when the API refused it (401), so the next call fetches anew.
 func (s *tokenSource) Invalidate(token string) {
 	s.mu.Lock()
-	if s.token == token {
-		s.token = ""
+	if s.cur.token == token {
+		s.cur = grant{}
 	}
 	s.mu.Unlock()
 }
@@ -83,10 +95,10 @@ func (s *tokenSource) Invalidate(token string) {
 func (s *tokenSource) fetch(f *tokenFetch) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	f.token, f.expiry, f.err = s.request(ctx)
+	f.grant, f.err = s.request(ctx)
 	s.mu.Lock()
 	if f.err == nil {
-		s.token, s.expiry = f.token, f.expiry
+		s.cur = f.grant
 	}
 	s.inflight = nil
 	s.mu.Unlock()
@@ -97,10 +109,11 @@ type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
 	TokenType   string `json:"token_type"`
+	Scope       string `json:"scope"`
 	Error       string `json:"error"`
 }
 
-func (s *tokenSource) request(ctx context.Context) (string, time.Time, error) {
+func (s *tokenSource) request(ctx context.Context) (grant, error) {
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {s.clientID},
@@ -109,7 +122,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Time, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
+		return grant{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -117,7 +130,7 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Time, error) {
 	start := s.now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
+		return grant{}, fmt.Errorf("%w: token request: %w", metadata.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	var ans tokenAnswer
@@ -125,13 +138,36 @@ func (s *tokenSource) request(ctx context.Context) (string, time.Time, error) {
 	if resp.StatusCode != http.StatusOK {
 		// ans.Error is Auth0's short code ("access_denied"); the description is not kept. The
 		// answerError lets a 429 close the rate-limit gate.
-		return "", time.Time{}, fmt.Errorf("%w: token request %w %s", metadata.ErrUnavailable,
+		return grant{}, fmt.Errorf("%w: token request %w %s", metadata.ErrUnavailable,
 			&answerError{status: resp.StatusCode, header: resp.Header}, ans.Error)
 	}
 	if decodeErr != nil || ans.AccessToken == "" {
-		return "", time.Time{}, fmt.Errorf("%w: token request answered 200 without an access token", metadata.ErrUnavailable)
+		return grant{}, fmt.Errorf("%w: token request answered 200 without an access token", metadata.ErrUnavailable)
 	}
-	return ans.AccessToken, start.Add(renewAfter(ans.ExpiresIn)), nil
+	scope := ans.Scope
+	if scope == "" {
+		scope = scopeClaim(ans.AccessToken)
+	}
+	return grant{token: ans.AccessToken, scope: scope, expiry: start.Add(renewAfter(ans.ExpiresIn))}, nil
+}
+
+// scopeClaim reads the scope claim of a JWT access token, for a token answer without a scope
+// field. The token is not verified: it is our own, fresh from the token endpoint, and the claim
+// only informs (rulehook doctor); the API checks the token itself on every call.
+func scopeClaim(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		Scope string `json:"scope"`
+	}
+	_ = json.Unmarshal(raw, &claims)
+	return claims.Scope
 }
 
 // renewAfter is how long a token that lives expiresIn seconds is used: a tenth of its life (at

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management/client"
-	"github.com/auth0/go-auth0/v3/management/option"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/rulehook/rulehook/metadata"
@@ -45,37 +43,20 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 32 // logins write concurrently; the default 2 churns connections
-	hc := &http.Client{Timeout: cfg.Timeout, Transport: transport}
-	apiClient := &http.Client{Timeout: cfg.Timeout, Transport: answerTransport{next: transport}}
-
-	opts := []option.RequestOption{option.WithHTTPClient(apiClient), option.WithoutRetries()}
-	if base.Scheme == "http" { // loopback only, checked by withDefaults
-		opts = append(opts, option.WithInsecure())
-	}
-	api, err := client.New(base.Host, opts...)
+	c, err := newClient(cfg, base.String())
 	if err != nil {
-		return nil, fmt.Errorf("%w: mgmt: %w", metadata.ErrInvalid, err)
+		return nil, err
 	}
 
 	w := &Writer{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		api:   api,
-		queue: q,
-		plays: plays,
-		gate:  newGate(cfg.Now, cfg.Logger, cfg.LowRemaining),
-		wake:  make(chan struct{}, 1),
-		tokens: &tokenSource{
-			endpoint:     base.String() + "/oauth/token",
-			clientID:     cfg.ClientID,
-			clientSecret: cfg.ClientSecret,
-			audience:     cfg.Audience,
-			client:       hc,
-			timeout:      cfg.Timeout,
-			now:          cfg.Now,
-		},
+		cfg:    cfg,
+		log:    cfg.Logger,
+		api:    c.API,
+		queue:  q,
+		plays:  plays,
+		gate:   newGate(cfg.Now, cfg.Logger, cfg.LowRemaining),
+		wake:   make(chan struct{}, 1),
+		tokens: c.tokens,
 	}
 	w.pending, _ = q.(PendingQueue)
 	w.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{

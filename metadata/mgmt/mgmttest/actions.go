@@ -47,6 +47,23 @@ type versionRecord struct {
 	secrets  []secret
 	triggers []map[string]any
 	created  time.Time
+	// liveAt: the version reads deployed: true from then on, once a read has seen it (see
+	// WithDeployDelay); live is set by that read.
+	liveAt time.Time
+	live   bool
+}
+
+// isLive reports whether the version has finished deploying: a read saw it at or after liveAt,
+// or, with a deploy delay, liveAt has passed.
+func (v *versionRecord) isLive(now time.Time, delay time.Duration) bool {
+	return v.live || (delay > 0 && !now.Before(v.liveAt))
+}
+
+// observe is a read of the action: a deployed version whose time has come now reads deployed.
+func (a *actionRecord) observe(now time.Time) {
+	if v := a.deployed; v != nil && !now.Before(v.liveAt) {
+		v.live = true
+	}
 }
 
 // triggerIDs are the trigger ids Auth0 knows (go-auth0's ActionTriggerTypeEnum).
@@ -120,7 +137,7 @@ func (s *Server) SeedBoundAction(triggerID, name string) Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.actions[a.id] = a
-	s.deploy(a, now)
+	s.deploy(a, now).live = true
 	s.bindings[triggerID] = append(s.bindings[triggerID], &bindingRecord{
 		id: randomUUID(), trigger: triggerID, actionID: a.id, displayName: name, created: now, updated: now,
 	})
@@ -136,11 +153,22 @@ func (s *Server) settle(now time.Time) {
 	}
 }
 
-// deploy snapshots the action's draft as a new deployed version.
+// settleRead is settle for a read of the actions: deployments whose time has come also become
+// visible as deployed.
+func (s *Server) settleRead(now time.Time) {
+	s.settle(now)
+	for _, a := range s.actions {
+		a.observe(now)
+	}
+}
+
+// deploy snapshots the action's draft as a new deployed version. Like Auth0, the version is
+// "built" but not yet deployed (deployed: false) when the deploy answers; see WithDeployDelay.
 func (s *Server) deploy(a *actionRecord, now time.Time) *versionRecord {
 	v := &versionRecord{
 		id: randomUUID(), number: len(a.versions) + 1, code: a.code, runtime: a.runtime,
 		deps: a.deps, secrets: slices.Clone(a.secrets), triggers: a.triggers, created: now,
+		liveAt: now.Add(s.cfg.deployDelay),
 	}
 	a.versions = append(a.versions, v)
 	a.deployed, a.allDeployed, a.deployOnBuild = v, true, false
@@ -163,7 +191,7 @@ func orEmpty[T any](s []T) []T {
 }
 
 // json is the action as the Management API returns it.
-func (a *actionRecord) json(now time.Time) map[string]any {
+func (a *actionRecord) json(now time.Time, delay time.Duration) map[string]any {
 	m := map[string]any{
 		"id":                   a.id,
 		"name":                 a.name,
@@ -181,7 +209,7 @@ func (a *actionRecord) json(now time.Time) map[string]any {
 		m["built_at"] = timestamp(a.buildReady)
 	}
 	if a.deployed != nil {
-		m["deployed_version"] = a.deployed.json(a)
+		m["deployed_version"] = a.deployed.json(a, now, delay)
 	}
 	return m
 }
@@ -193,14 +221,15 @@ func (a *actionRecord) base() map[string]any {
 	}
 }
 
-// json is the version as the Management API returns it.
-func (v *versionRecord) json(a *actionRecord) map[string]any {
+// json is the version as the Management API returns it; "deployed" is true for the action's
+// deployed version once it has finished deploying.
+func (v *versionRecord) json(a *actionRecord, now time.Time, delay time.Duration) map[string]any {
 	return map[string]any{
 		"id":                 v.id,
 		"action_id":          a.id,
 		"code":               v.code,
 		"dependencies":       orEmpty(v.deps),
-		"deployed":           a.deployed == v,
+		"deployed":           a.deployed == v && v.isLive(now, delay),
 		"runtime":            v.runtime,
 		"secrets":            secretsJSON(v.secrets),
 		"status":             "built",

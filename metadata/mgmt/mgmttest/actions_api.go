@@ -117,8 +117,8 @@ func (s *Server) nameTaken(name, exceptID string) bool {
 
 // answerPending writes an action as just created or updated: Auth0 answers before the build, so
 // the status is "pending" even when the build delay is 0 (clients must poll).
-func answerPending(w http.ResponseWriter, status int, a *actionRecord, now time.Time) {
-	m := a.json(now)
+func answerPending(w http.ResponseWriter, status int, a *actionRecord, now time.Time, delay time.Duration) {
+	m := a.json(now, delay)
 	m["status"] = "pending"
 	delete(m, "built_at")
 	writeJSON(w, status, m)
@@ -145,7 +145,7 @@ func (s *Server) createAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.actions[a.id] = a
-	answerPending(w, http.StatusCreated, a, now)
+	answerPending(w, http.StatusCreated, a, now, s.cfg.deployDelay)
 }
 
 // action finds the action named by the {id} path value, answering 404 when there is none. The
@@ -163,9 +163,9 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settle(now)
+	s.settleRead(now)
 	if a, ok := s.action(w, r); ok {
-		writeJSON(w, http.StatusOK, a.json(now))
+		writeJSON(w, http.StatusOK, a.json(now, s.cfg.deployDelay))
 	}
 }
 
@@ -192,7 +192,7 @@ func (s *Server) updateAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.apply(b, now, s.cfg.buildDelay)
-	answerPending(w, http.StatusOK, a, now)
+	answerPending(w, http.StatusOK, a, now, s.cfg.deployDelay)
 }
 
 // deleteAction answers DELETE /api/v2/actions/actions/{id}[?force=true]; a bound action is only
@@ -232,7 +232,7 @@ func (s *Server) deployAction(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "", "The action cannot be deployed before it is built.")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.deploy(a, now).json(a))
+	writeJSON(w, http.StatusOK, s.deploy(a, now).json(a, now, s.cfg.deployDelay))
 }
 
 // listActions answers GET /api/v2/actions/actions with the filters actionName, triggerId,
@@ -246,7 +246,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settle(now)
+	s.settleRead(now)
 	var found []*actionRecord
 	for _, a := range s.actions {
 		switch {
@@ -268,7 +268,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	start, end := window(pageNo, perPage, len(found))
 	out := make([]map[string]any, 0, end-start)
 	for _, a := range found[start:end] {
-		out = append(out, a.json(now))
+		out = append(out, a.json(now, s.cfg.deployDelay))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"actions": out, "total": len(found), "page": pageNo, "per_page": perPage})
 }

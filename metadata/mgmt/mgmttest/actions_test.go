@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,8 +69,18 @@ func TestDeployActionFlow(t *testing.T) {
 	}
 	waitBuilt(t, m, id)
 	v1, err := m.Actions.Deploy(ctx, id)
-	if err != nil || v1.GetNumber() != 1 || !v1.GetDeployed() {
-		t.Fatalf("Actions.Deploy = %+v, %v; want version 1 deployed", v1, err)
+	if err != nil || v1.GetNumber() != 1 || v1.GetDeployed() || v1.GetStatus() != management.ActionVersionBuildStatusEnumBuilt {
+		t.Fatalf("Actions.Deploy = %+v, %v; want version 1 built, not deployed yet (as Auth0 answers)", v1, err)
+	}
+	// Binding before anyone saw the version deployed is Auth0's 400.
+	_, err = m.Actions.Triggers.Bindings.UpdateMany(ctx, postLogin, &management.UpdateActionBindingsRequestContent{
+		Bindings: []*management.ActionBindingWithRef{refByID(other.ID), refByName("rulehook")},
+	})
+	if statusOf(err) != 400 || !strings.Contains(err.Error(), "has not been deployed yet") {
+		t.Fatalf("binding at once after the deploy: %v; want 400 not deployed yet", err)
+	}
+	if a, err := m.Actions.Get(ctx, id); err != nil || !a.DeployedVersion.GetDeployed() {
+		t.Fatalf("Actions.Get after the deploy = %+v, %v; want deployed_version.deployed", a, err)
 	}
 
 	bindings, err := m.Actions.Triggers.Bindings.List(ctx, postLogin, nil)

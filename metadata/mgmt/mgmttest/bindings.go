@@ -33,7 +33,7 @@ func (s *Server) Bindings(triggerID string) []Binding {
 	return out
 }
 
-func (b *bindingRecord) json(a *actionRecord, now time.Time) map[string]any {
+func (b *bindingRecord) json(a *actionRecord, now time.Time, delay time.Duration) map[string]any {
 	m := map[string]any{
 		"id":           b.id,
 		"trigger_id":   b.trigger,
@@ -42,7 +42,7 @@ func (b *bindingRecord) json(a *actionRecord, now time.Time) map[string]any {
 		"updated_at":   timestamp(b.updated),
 	}
 	if a != nil {
-		m["action"] = a.json(now)
+		m["action"] = a.json(now, delay)
 	}
 	return m
 }
@@ -76,7 +76,7 @@ func (s *Server) listBindings(w http.ResponseWriter, r *http.Request) {
 	start, end := window(pageNo, perPage, len(list))
 	out := make([]map[string]any, 0, end-start)
 	for _, b := range list[start:end] {
-		out = append(out, b.json(s.actions[b.actionID], now))
+		out = append(out, b.json(s.actions[b.actionID], now, s.cfg.deployDelay))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"bindings": out, "total": len(list), "page": pageNo, "per_page": perPage})
 }
@@ -135,10 +135,16 @@ func (s *Server) updateBindings(w http.ResponseWriter, r *http.Request) {
 	s.bindings[t] = next
 	out := make([]map[string]any, 0, len(next))
 	for _, b := range next {
-		out = append(out, b.json(s.actions[b.actionID], now))
+		out = append(out, b.json(s.actions[b.actionID], now, s.cfg.deployDelay))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"bindings": out})
 }
+
+// errNotDeployedYet is Auth0's 400 for a new binding of an action whose first version is still
+// deploying (auth0/auth0-deploy-cli issue 385, "Creating new action and trigger for that action can
+// fail in the same import"; auth0/terraform-provider-auth0 waits for deployed_version.deployed
+// before binding since PR 1590, internal/auth0/action/resource.go waitForActionDeployed).
+const errNotDeployedYet = "Trying to create a binding for an action that has not been deployed yet"
 
 // resolveBinding turns one ref into a binding of trigger t: an existing one (binding_id, or an
 // action bound before), or a new one. On failure it returns the status and message to answer.
@@ -181,6 +187,9 @@ func (s *Server) resolveBinding(t, refType, value string, old []*bindingRecord, 
 			cp.updated = now
 			return &cp, 0, ""
 		}
+	}
+	if len(a.versions) == 1 && !a.deployed.isLive(now, s.cfg.deployDelay) {
+		return nil, http.StatusBadRequest, errNotDeployedYet
 	}
 	return &bindingRecord{id: randomUUID(), trigger: t, actionID: a.id, displayName: a.name, created: now, updated: now}, 0, ""
 }

@@ -11,6 +11,14 @@
 //     sign wrongly, for negative tests);
 //   - the Actions endpoints a deploy command needs: actions CRUD, build status, deploy, versions,
 //     trigger bindings;
+//   - per-client granted scopes (WithGrantedScopes, WithClient; default AllScopes): the token
+//     answer's "scope" field and the token's "scope" claim carry them, and every /api/v2 route
+//     answers Auth0's 403 insufficient_scope when the token lacks the scope it needs (scopes.go,
+//     with the Auth0 reference pages and auth0-cli's recorded body it follows);
+//   - a deployed Action version that reads "built" with deployed: false until it has finished
+//     deploying, and Auth0's 400 "Trying to create a binding for an action that has not been
+//     deployed yet" meanwhile (WithDeployDelay; go-auth0's TestActionManager_Deploy recording,
+//     auth0-deploy-cli issue 385, terraform-provider-auth0's waitForActionDeployed);
 //   - X-RateLimit-Limit/Remaining/Reset on every answer, an optional write rate limit, fault
 //     injection per method and path (429, 5xx, hang, delay) and a request log.
 //

@@ -25,6 +25,9 @@ type Fault struct {
 	// Delay holds the request this long before the rest of the fault (or the endpoint) runs; a
 	// client that gives up meanwhile gets no answer.
 	Delay time.Duration
+	// Message is the message of a non-429 Status answer's body, e.g. an Auth0 error text a test
+	// needs; default "emulated fault".
+	Message string
 	// Times is how many requests the fault applies to before it removes itself; 0 = until cleared.
 	Times int
 }
@@ -125,7 +128,11 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		oauthError(w, f.Status, "server_error", "emulated fault")
 		return false
 	}
-	apiError(w, f.Status, "", "emulated fault")
+	msg := f.Message
+	if msg == "" {
+		msg = "emulated fault"
+	}
+	apiError(w, f.Status, "", msg)
 	return false
 }
 

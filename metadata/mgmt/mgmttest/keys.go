@@ -128,16 +128,17 @@ func (s *Server) Mint(claims map[string]any, opts ...MintOption) string {
 	return out
 }
 
-// issueAccessToken mints a Management API access token for the M2M client and remembers it.
-func (s *Server) issueAccessToken(audience string, now time.Time) (string, time.Time) {
+// issueAccessToken mints a Management API access token for the M2M client with the granted
+// scope and remembers it.
+func (s *Server) issueAccessToken(clientID, audience, scope string, now time.Time) (string, time.Time) {
 	jti := randomHex(16)
 	exp := now.Add(s.cfg.tokenTTL)
 	tok := s.Mint(map[string]any{
-		"sub":   s.cfg.clientID + "@clients",
+		"sub":   clientID + "@clients",
 		"aud":   audience,
-		"azp":   s.cfg.clientID,
+		"azp":   clientID,
 		"gty":   "client-credentials",
-		"scope": managementScopes,
+		"scope": scope,
 		"jti":   jti,
 		"iat":   now.Unix(),
 		"exp":   exp.Unix(),

@@ -39,6 +39,9 @@ type config struct {
 	buildDelay   time.Duration
 	listLimit    int
 	key          *rsa.PrivateKey
+	scopes       []string             // granted to clientID
+	extra        map[string]m2mClient // WithClient
+	deployDelay  time.Duration
 }
 
 // Option configures a Server.
@@ -78,6 +81,16 @@ func WithWriteRate(perSecond float64, burst int) Option {
 // WithBuildDelay sets how long a created or updated Action stays "pending" before it is "built".
 // With the default 0 the create/update answer still says "pending" and the next read says "built".
 func WithBuildDelay(d time.Duration) Option { return func(c *config) { c.buildDelay = d } }
+
+// WithDeployDelay sets how long a newly deployed Action version stays "built" with
+// deployed: false, as Auth0 answers the deploy (go-auth0's recording
+// test/data/recordings/TestActionManager_Deploy.yaml: "deployed":false,"status":"built"). Until
+// it reads deployed: true, a new binding of an Action that has no earlier version is refused with
+// Auth0's 400 "Trying to create a binding for an action that has not been deployed yet". With the
+// default 0 the version reads deployed from the first read after the deploy on, so a client that
+// binds without looking first is refused as on Auth0; with d > 0 it reads deployed, and binds,
+// once d has passed.
+func WithDeployDelay(d time.Duration) Option { return func(c *config) { c.deployDelay = d } }
 
 // WithListLimit sets how many users GET /api/v2/users lets a client page through (Auth0: 1000);
 // a page starting at or beyond it, while more users exist, is a 400 "invalid_paging". n <= 0
@@ -137,6 +150,7 @@ func Start(opts ...Option) (*Server, error) {
 		tokenTTL:     DefaultTokenTTL,
 		rateLimit:    DefaultRateLimit,
 		listLimit:    DefaultListLimit,
+		scopes:       AllScopes,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -237,7 +251,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
 		s.rl.headers(rec, time.Now()) // a 401 carries them too; admit replaces them
-		if !s.authorized(rec, r) {
+		scope, ok := s.authorized(rec, r)
+		if !ok || !s.allowed(rec, r, scope, body) {
 			return
 		}
 	}

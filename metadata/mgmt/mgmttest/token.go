@@ -15,13 +15,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// managementScopes are granted to every issued token; the emulator does not check scopes.
-const managementScopes = "read:users update:users create:users delete:users " +
-	"read:actions create:actions update:actions delete:actions read:triggers update:triggers"
-
 // token answers POST /oauth/token for the client credentials grant. The client authenticates with
 // client_id/client_secret in the body (form or JSON) or with HTTP Basic (client_secret_basic, what
 // golang.org/x/oauth2 tries first); the audience must be the tenant's Management API.
+//
+// Like Auth0 it grants the client exactly the scopes of its client grant: the answer's "scope"
+// field and the access token's "scope" claim list them, space-separated (RFC 6749 section 5.1;
+// Auth0, "Get Management API Access Tokens for Production",
+// https://auth0.com/docs/secure/tokens/access-tokens/management-api-access-tokens/get-management-api-access-tokens-for-production).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	p, err := tokenParams(r)
@@ -39,8 +40,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Grant type '%s' not allowed for the client.", p["grant_type"]))
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.clientID)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.clientSecret)) != 1 {
+	client, known := s.cfg.clients()[id]
+	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) != 1 {
 		oauthError(w, http.StatusUnauthorized, "access_denied", "Unauthorized")
 		return
 	}
@@ -54,10 +55,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusForbidden, "access_denied", "Service not found: "+aud)
 		return
 	}
-	tok, _ := s.issueAccessToken(aud, time.Now())
+	scope := strings.Join(client.scopes, " ")
+	tok, _ := s.issueAccessToken(id, aud, scope, time.Now())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
-		"scope":        managementScopes,
+		"scope":        scope,
 		"expires_in":   int(s.cfg.tokenTTL / time.Second),
 		"token_type":   "Bearer",
 	})
@@ -93,26 +95,27 @@ func tokenParams(r *http.Request) (map[string]string, error) {
 }
 
 // authorized checks the bearer token of an /api/v2 request and answers 401 when it is missing,
-// not one this tenant issued (or revoked since), or expired.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// not one this tenant issued (or revoked since), or expired. It returns the token's scope claim.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(h, " ")
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		apiError(w, http.StatusUnauthorized, "", "Missing authentication")
-		return false
+		return "", false
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return s.PublicKey(), nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.Issuer()), jwt.WithExpirationRequired())
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		apiError(w, http.StatusUnauthorized, "", "Expired token received for JSON Web Token validation")
-		return false
+		return "", false
 	}
 	if err != nil || !s.issuedToken(claims) {
 		apiError(w, http.StatusUnauthorized, "", "Invalid token")
-		return false
+		return "", false
 	}
-	return true
+	scope, _ := claims["scope"].(string)
+	return scope, true
 }
 
 // issuedToken reports whether claims belong to a live Management API token this tenant issued.

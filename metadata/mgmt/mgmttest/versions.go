@@ -15,7 +15,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settle(now)
+	s.settleRead(now)
 	a, ok := s.action(w, r)
 	if !ok {
 		return
@@ -23,7 +23,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
 	start, end := window(pageNo, perPage, len(a.versions))
 	out := make([]map[string]any, 0, end-start)
 	for i := start; i < end; i++ {
-		out = append(out, a.versions[len(a.versions)-1-i].json(a))
+		out = append(out, a.versions[len(a.versions)-1-i].json(a, now, s.cfg.deployDelay))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": out, "total": len(a.versions), "page": pageNo, "per_page": perPage})
 }
@@ -41,14 +41,16 @@ func version(w http.ResponseWriter, r *http.Request, a *actionRecord) (*versionR
 
 // getVersion answers GET /api/v2/actions/actions/{id}/versions/{versionId}.
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
+	now := time.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settleRead(now)
 	a, ok := s.action(w, r)
 	if !ok {
 		return
 	}
 	if v, ok := version(w, r, a); ok {
-		writeJSON(w, http.StatusOK, v.json(a))
+		writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
 	}
 }
 
@@ -73,13 +75,14 @@ func (s *Server) deployVersion(w http.ResponseWriter, r *http.Request) {
 	v := &versionRecord{
 		id: randomUUID(), number: len(a.versions) + 1, code: old.code, runtime: old.runtime,
 		deps: old.deps, secrets: old.secrets, triggers: old.triggers, created: now,
+		liveAt: now.Add(s.cfg.deployDelay),
 	}
 	a.versions = append(a.versions, v)
 	a.deployed, a.allDeployed = v, false
 	if body.UpdateDraft {
 		a.code, a.runtime, a.deps, a.triggers, a.updated, a.allDeployed = old.code, old.runtime, old.deps, old.triggers, now, true
 	}
-	writeJSON(w, http.StatusOK, v.json(a))
+	writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
 }
 
 // listTriggers answers GET /api/v2/actions/triggers.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
 	"github.com/auth0/go-auth0/v3/management/core"
@@ -20,6 +23,8 @@ type action struct {
 	SecretNames             []string // sorted
 	Dependencies            int
 	DeployedVersion         int // number of the deployed version; 0 when none is
+	DeployedID              string
+	DeployedLive            bool // the deployed version has finished deploying (deployed: true)
 	AllChangesDeployed      bool
 }
 
@@ -49,6 +54,7 @@ func toAction(v actionView) action {
 	slices.Sort(a.SecretNames)
 	if dv := v.GetDeployedVersion(); dv.GetID() != "" {
 		a.DeployedVersion = max(int(dv.GetNumber()), 1) // > 0 means deployed, even without a number
+		a.DeployedID, a.DeployedLive = dv.GetID(), dv.GetDeployed()
 	}
 	return a
 }
@@ -249,8 +255,32 @@ func (t *tenant) bindings(ctx context.Context) ([]Binding, error) {
 }
 
 // setBindings replaces the post-login bindings with list, in its order. Every entry names its
-// action by id and carries its display name, so kept bindings stay as they were.
-func (t *tenant) setBindings(ctx context.Context, list []Binding) error {
+// action by id and carries its display name, so kept bindings stay as they were. Auth0's 400 for
+// an Action still deploying (see notDeployedYet) is retried with backoff until deadline.
+func (t *tenant) setBindings(ctx context.Context, list []Binding, deadline time.Time) error {
+	interval := firstPoll
+	for {
+		err := t.putBindings(ctx, list)
+		if !notDeployedYet(err) || time.Until(deadline) <= 0 {
+			return err
+		}
+		fmt.Fprintf(t.progress, "  the action is still deploying; binding again in %s\n", interval)
+		if err := sleep(ctx, min(interval, time.Until(deadline))); err != nil {
+			return err
+		}
+		interval = min(interval*2, maxPoll)
+	}
+}
+
+// notDeployedYet is Auth0's 400 for a binding made before the deploy finished (auth0-deploy-cli
+// issue 385).
+func notDeployedYet(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest &&
+		strings.Contains(apiErr.Message, "has not been deployed yet")
+}
+
+func (t *tenant) putBindings(ctx context.Context, list []Binding) error {
 	trigger := management.ActionTriggerTypeEnumPostLogin
 	refs := make([]*management.ActionBindingWithRef, 0, len(list))
 	for _, b := range list {

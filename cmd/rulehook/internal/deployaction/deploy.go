@@ -201,12 +201,19 @@ func apply(ctx context.Context, t *tenant, c config, p plan) (Result, error) {
 	}
 	res.ActionID = cur.ID
 
+	deadline := time.Now().Add(c.BuildTimeout)
 	if res.Deployed {
-		v, err := deployBuilt(ctx, t, c, cur)
+		v, err := deployBuilt(ctx, t, c, cur, deadline)
 		if err != nil {
 			return res, err
 		}
 		res.Version = v.Number
+	} else if !cur.DeployedLive {
+		// An earlier run deployed and stopped before the deploy finished.
+		fmt.Fprintf(c.Progress, "version %d is still deploying; waiting until Auth0 reports it deployed\n", cur.DeployedVersion)
+		if err := waitDeployed(ctx, t, c, cur.ID, cur.DeployedID, deadline); err != nil {
+			return res, err
+		}
 	}
 
 	// The build may have taken minutes: bind against the bindings as they are now.
@@ -221,7 +228,7 @@ func apply(ctx context.Context, t *tenant, c config, p plan) (Result, error) {
 		}
 		return res, nil
 	}
-	if err := t.setBindings(ctx, res.BindingsAfter); err != nil {
+	if err := t.setBindings(ctx, res.BindingsAfter, deadline); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(c.Progress, "%s bindings updated: %s\n", TriggerID, bindingList(res.BindingsAfter))
@@ -229,14 +236,14 @@ func apply(ctx context.Context, t *tenant, c config, p plan) (Result, error) {
 }
 
 // deployBuilt waits for the draft to be built, deploys it, and waits for the new version to be
-// built too (Auth0 may answer the deploy before).
-func deployBuilt(ctx context.Context, t *tenant, c config, cur action) (version, error) {
-	deadline := time.Now().Add(c.BuildTimeout)
+// built and deployed too: Auth0 answers the deploy with a version that is "built" but
+// deployed: false, and refuses to bind it until it is deployed.
+func deployBuilt(ctx context.Context, t *tenant, c config, cur action, deadline time.Time) (version, error) {
 	start := time.Now()
 	if cur.Status != "built" {
 		fmt.Fprintf(c.Progress, "waiting for the build (up to %s)\n", c.BuildTimeout)
 	}
-	err := waitBuilt(ctx, deadline, "action "+quote(c.Name), cur.Status, func() (string, error) {
+	err := waitStatus(ctx, deadline, "action "+quote(c.Name), cur.Status, "built", func() (string, error) {
 		a, err := t.getAction(ctx, cur.ID)
 		return a.Status, err
 	})
@@ -250,15 +257,32 @@ func deployBuilt(ctx context.Context, t *tenant, c config, cur action) (version,
 	if err != nil {
 		return v, err
 	}
-	err = waitBuilt(ctx, deadline, fmt.Sprintf("version %d of action %s", v.Number, quote(c.Name)), v.Status, func() (string, error) {
+	err = waitStatus(ctx, deadline, fmt.Sprintf("version %d of action %s", v.Number, quote(c.Name)), v.Status, "built", func() (string, error) {
 		got, err := t.getVersion(ctx, cur.ID, v.ID)
 		return got.Status, err
 	})
 	if err != nil {
 		return v, err
 	}
+	fmt.Fprintf(c.Progress, "version %d built; waiting until Auth0 reports it deployed\n", v.Number)
+	if err := waitDeployed(ctx, t, c, cur.ID, v.ID, deadline); err != nil {
+		return v, err
+	}
 	fmt.Fprintf(c.Progress, "deployed version %d\n", v.Number)
 	return v, nil
+}
+
+// waitDeployed polls the Action until versionID is its deployed version and reads deployed: true
+// (as Terraform's auth0_action does before anything binds it).
+func waitDeployed(ctx context.Context, t *tenant, c config, actionID, versionID string, deadline time.Time) error {
+	what := "the deployed version of action " + quote(c.Name)
+	return waitStatus(ctx, deadline, what, "deploying", "deployed", func() (string, error) {
+		a, err := t.getAction(ctx, actionID)
+		if err != nil || a.DeployedID != versionID || !a.DeployedLive {
+			return "deploying", err
+		}
+		return "deployed", nil
+	})
 }
 
 // Build polling: the first read after firstPoll, then backing off to maxPoll.
@@ -267,13 +291,13 @@ var (
 	maxPoll   = 2 * time.Second
 )
 
-// waitBuilt polls status until it says "built", "failed" (ErrBuildFailed) or the deadline passes
-// (ErrBuildTimeout). status is the state already known.
-func waitBuilt(ctx context.Context, deadline time.Time, what, status string, poll func() (string, error)) error {
+// waitStatus polls status until it says want, "failed" (ErrBuildFailed) or the deadline passes
+// (ErrBuildTimeout), backing off from firstPoll to maxPoll. status is the state already known.
+func waitStatus(ctx context.Context, deadline time.Time, what, status, want string, poll func() (string, error)) error {
 	interval := firstPoll
 	for {
 		switch status {
-		case "built":
+		case want:
 			return nil
 		case "failed":
 			return fmt.Errorf("%w: %s: status failed (see the Action's errors in the Auth0 dashboard)", ErrBuildFailed, what)

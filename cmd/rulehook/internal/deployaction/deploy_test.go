@@ -479,6 +479,9 @@ func TestRefusedTokenIsReported(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Op != "token" || apiErr.Status != http.StatusUnauthorized {
 		t.Fatalf("Deploy = %v; want a token *APIError with status 401", err)
 	}
+	if !strings.Contains(err.Error(), "AUTH0_CLIENT_SECRET") {
+		t.Errorf("error = %v; want it to point at the credentials", err)
+	}
 	assertNoSecretValues(t, err.Error(), o)
 }
 
@@ -492,5 +495,90 @@ func TestRateLimitedCallIsRetriedAfterReset(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "rate limited") {
 		t.Errorf("output does not mention the 429:\n%s", out.String())
+	}
+}
+
+func TestFirstRunWaitsForTheDeployBeforeBinding(t *testing.T) {
+	s := newTenant(t, mgmttest.WithDeployDelay(300*time.Millisecond))
+	other := s.SeedBoundAction("post-login", "before")
+	var out bytes.Buffer
+	res := deploy(t, options(s, &out))
+	if res.Change != deployaction.ChangeCreate || !res.Deployed || res.Version != 1 {
+		t.Errorf("Deploy = %+v; want create, deployed version 1", res)
+	}
+	got := s.Bindings("post-login")
+	if len(got) != 2 || got[0].ActionID != other.ID || got[1].ActionID != res.ActionID {
+		t.Errorf("bindings = %+v; want the existing one, then ours", got)
+	}
+	// The emulator refuses a binding before the version reads deployed: no PATCH may have been
+	// answered 400.
+	for _, r := range s.Requests() {
+		if r.Method == http.MethodPatch && strings.HasSuffix(r.Path, "/bindings") && r.Status != 200 {
+			t.Errorf("PATCH bindings answered %d; want it sent only once deployed", r.Status)
+		}
+	}
+	if !strings.Contains(out.String(), "deployed version 1") {
+		t.Errorf("progress lacks the deploy:\n%s", out.String())
+	}
+}
+
+func TestBindingRetriedWhileAuth0SaysNotDeployedYet(t *testing.T) {
+	s := newTenant(t)
+	s.SetFault(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings", mgmttest.Fault{
+		Status: 400, Message: "Trying to create a binding for an action that has not been deployed yet", Times: 2,
+	})
+	var out bytes.Buffer
+	res := deploy(t, options(s, &out))
+	if got := s.Bindings("post-login"); len(got) != 1 || got[0].ActionID != res.ActionID {
+		t.Errorf("bindings = %+v; want ours", got)
+	}
+	if got, want := s.Count(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings"), 3; got != want {
+		t.Errorf("PATCH bindings sent %d times; want %d (two refusals, then the binding)", got, want)
+	}
+	if !strings.Contains(out.String(), "still deploying") {
+		t.Errorf("progress does not say why it binds again:\n%s", out.String())
+	}
+}
+
+func TestOtherBadRequestOnBindingIsNotRetried(t *testing.T) {
+	s := newTenant(t)
+	s.SetFault(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings", mgmttest.Fault{Status: 400, Message: "Payload validation error"})
+	_, err := deployaction.Deploy(t.Context(), options(s, nil))
+	var apiErr *deployaction.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("Deploy = %v; want the 400 as an *APIError", err)
+	}
+	if got := s.Count(http.MethodPatch, "/api/v2/actions/triggers/post-login/bindings"); got != 1 {
+		t.Errorf("PATCH bindings sent %d times; want 1", got)
+	}
+}
+
+func TestMissingActionScopesAreNamed(t *testing.T) {
+	s := newTenant(t, mgmttest.WithGrantedScopes("read:users", "update:users"))
+	_, err := deployaction.Deploy(t.Context(), options(s, nil))
+	var apiErr *deployaction.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 403 || !strings.Contains(err.Error(), "read:actions") {
+		t.Fatalf("Deploy without action scopes = %v; want a 403 naming read:actions", err)
+	}
+}
+
+func TestDeployThatNeverFinishesTimesOutWithoutBinding(t *testing.T) {
+	s := newTenant(t, mgmttest.WithDeployDelay(time.Hour))
+	o := options(s, nil)
+	o.BuildTimeout = 300 * time.Millisecond
+	_, err := deployaction.Deploy(t.Context(), o)
+	if !errors.Is(err, deployaction.ErrBuildTimeout) || !strings.Contains(err.Error(), "deploying") {
+		t.Fatalf("Deploy = %v; want ErrBuildTimeout saying it is still deploying", err)
+	}
+	if got := s.Bindings("post-login"); len(got) != 0 {
+		t.Errorf("bindings = %+v; want none while the version is not deployed", got)
+	}
+	var out bytes.Buffer
+	o.DryRun, o.Progress = true, &out
+	if _, err := deployaction.Deploy(t.Context(), o); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if !strings.Contains(out.String(), "version 1 is still deploying") {
+		t.Errorf("plan of the re-run:\n%s\nwant it to say version 1 is still deploying", out.String())
 	}
 }

@@ -4,7 +4,10 @@
 // Deploy converges the tenant on one desired state and is safe to run again and again:
 //   - one Action named Options.Name that supports the post-login trigger (v3), runtime node22, the
 //     given code and secrets: created when absent, updated only when something differs;
-//   - that Action built and its draft deployed;
+//   - that Action built and its draft deployed, and Auth0 reporting the deployed version as
+//     deployed (deployed_version.deployed): Auth0 answers the deploy with a version that is built
+//     but not yet deployed, and refuses to bind it meanwhile (400 "Trying to create a binding for
+//     an action that has not been deployed yet", which is retried with backoff);
 //   - the Action bound to the post-login trigger exactly once, every other binding kept in its
 //     order (a binding it already has keeps its position; a new one goes last).
 //
@@ -17,7 +20,10 @@
 // It tells whether the values changed without revealing them. An update always sends the complete
 // set of secrets with their values; names no longer given are removed from the Action.
 //
-// It owns no rules and no domain types. It imports go-auth0 v3 (management API calls), the
-// actions package (the embedded Action source and its secret names) and the standard library.
+// Inspect reads the same state without changing it, for `rulehook doctor`.
+//
+// It owns no rules and no domain types. It imports go-auth0 v3 (management API calls), reached
+// through metadata/mgmt's Client (the token source, transport and pacing every command shares),
+// the actions package (the embedded Action source and its secret names) and the standard library.
 // It never prints or returns secret values (names only).
 package deployaction

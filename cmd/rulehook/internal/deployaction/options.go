@@ -60,8 +60,8 @@ type Options struct {
 	Force bool
 	// Progress receives the plan and the steps, one line each; nil discards them.
 	Progress io.Writer
-	// BuildTimeout bounds the wait for the Action (and its deployed version) to be built; default
-	// DefaultBuildTimeout.
+	// BuildTimeout bounds the wait for the Action to be built, deployed (deployed: true) and
+	// bound; default DefaultBuildTimeout.
 	BuildTimeout time.Duration
 	// RequestTimeout bounds each HTTP request; default DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -177,6 +177,11 @@ func checkSecrets(s map[string]string) []error {
 			errs = append(errs, fmt.Errorf("secret %s: %w", actions.SecretRulehookURL, err))
 		}
 	}
+	if v := strings.TrimSpace(s[actions.SecretClaimNamespace]); v != "" {
+		if err := checkClaimNamespace(v); err != nil {
+			errs = append(errs, fmt.Errorf("secret %s: %w", actions.SecretClaimNamespace, err))
+		}
+	}
 	if v, ok := s[actions.SecretFailurePolicy]; ok && v != "open" && v != "closed" {
 		errs = append(errs, fmt.Errorf("secret %s must be open or closed", actions.SecretFailurePolicy))
 	}
@@ -201,4 +206,27 @@ func parseServiceURL(raw string) (*url.URL, error) {
 		return u, nil
 	}
 	return nil, errors.New("must be https (http only for a loopback host)")
+}
+
+// restrictedClaimDomains are Auth0's own domains: a custom claim namespaced under one of them (or
+// a subdomain) is silently left out of the tokens, as is a claim without a namespace (Auth0,
+// "Create Custom Claims", https://auth0.com/docs/secure/tokens/json-web-tokens/create-custom-claims).
+var restrictedClaimDomains = []string{"auth0.com", "webtask.io", "webtask.run"}
+
+// checkClaimNamespace checks CLAIM_NAMESPACE the way post-login.js does: an http(s) URL with a
+// host that is not auth0.com, webtask.io, webtask.run or a subdomain of one, so that the
+// <namespace>/roles claim reaches the tokens.
+func checkClaimNamespace(ns string) error {
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(ns), "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("must be an http(s) URL such as https://music.example.com (Auth0 drops claims without a namespace)")
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range restrictedClaimDomains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return fmt.Errorf("host %s is an Auth0 domain (%s): Auth0 silently drops claims namespaced there",
+				host, strings.Join(restrictedClaimDomains, ", "))
+		}
+	}
+	return nil
 }

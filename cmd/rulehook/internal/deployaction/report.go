@@ -33,6 +33,8 @@ func printPlan(c config, p plan) {
 	switch {
 	case p.Deployed:
 		fmt.Fprintln(w, "deploy: a new version")
+	case p.current != nil && !p.current.DeployedLive:
+		fmt.Fprintf(w, "deploy: version %d is still deploying; waiting for it\n", p.Version)
 	default:
 		fmt.Fprintf(w, "deploy: not needed, version %d is deployed and current\n", p.Version)
 	}

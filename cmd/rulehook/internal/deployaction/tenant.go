@@ -15,6 +15,8 @@ import (
 	"github.com/auth0/go-auth0/v3/management/client"
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
+
+	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
 // Errors Deploy returns (wrapped; test with errors.Is). A refused or failed Management API call is
@@ -28,9 +30,9 @@ var (
 	// ErrBuildFailed: Auth0 reported the Action (or its new version) as failed to build. The draft
 	// holds the new code; the deployed version and the bindings are untouched.
 	ErrBuildFailed = errors.New("deployaction: the action failed to build")
-	// ErrBuildTimeout: the Action was not built within Options.BuildTimeout. Running Deploy again
-	// picks up where this run stopped.
-	ErrBuildTimeout = errors.New("deployaction: the action was not built in time")
+	// ErrBuildTimeout: the Action was not built and deployed within Options.BuildTimeout. Running
+	// Deploy again picks up where this run stopped.
+	ErrBuildTimeout = errors.New("deployaction: the action was not built and deployed in time")
 )
 
 // APIError is a Management API (or token) call that was refused or failed. It carries Auth0's
@@ -49,8 +51,10 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
-	switch e.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	switch {
+	case e.Op == "token" && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden):
+		msg += " (are AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET right, and is the application authorised for the Management API?)"
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
 		msg += " (does the M2M application have read:actions, create:actions and update:actions?)"
 	}
 	return msg
@@ -63,88 +67,57 @@ const rateLimitAttempts = 4
 // maxRateLimitWait caps the wait for one X-RateLimit-Reset.
 const maxRateLimitWait = 30 * time.Second
 
-// tenant is the Management API of one tenant, through go-auth0.
+// tenant is the Management API of one tenant: the go-auth0 client and token path of package mgmt,
+// the same the service uses (and so the same pacing).
 type tenant struct {
+	conn     *mgmt.Client
 	api      *client.Management
 	progress io.Writer
 	redact   []string // values that must never appear in an error
 }
 
-// connect gets an access token and builds the go-auth0 client. The token is fetched here rather
-// than by option.WithClientCredentials, whose source drops a token error (the API call then goes
-// out without a token and the operator sees a bare 401) and fetches with http.DefaultClient (no
-// timeout): here a refused token is an *APIError saying so.
+// connect builds the client and gets an access token at once, so that a refused token is an
+// *APIError saying so before anything else is tried.
 func connect(ctx context.Context, c config) (*tenant, error) {
-	hc := &http.Client{Timeout: c.RequestTimeout}
 	redact := []string{c.ClientSecret}
 	for _, v := range c.Secrets {
 		redact = append(redact, v)
 	}
-	token, err := fetchToken(ctx, hc, c, redact)
-	if err != nil {
-		return nil, err
-	}
-	opts := []option.RequestOption{option.WithHTTPClient(hc), option.WithToken(token)}
-	if c.base.Scheme == "http" { // loopback only, checked by mgmt.ParseBaseURL
-		opts = append(opts, option.WithInsecure())
-	}
-	api, err := client.New(c.base.Host, opts...)
+	conn, err := mgmt.NewClient(mgmt.ClientConfig{
+		BaseURL: c.base.String(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		Audience: c.audience, Timeout: c.RequestTimeout,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	return &tenant{api: api, progress: c.Progress, redact: redact}, nil
+	t := &tenant{conn: conn, api: conn.API, progress: c.Progress, redact: redact}
+	if _, err := conn.Grant(ctx); err != nil {
+		return nil, t.wrap("token", err)
+	}
+	return t, nil
 }
 
-// fetchToken runs the client-credentials grant against base/oauth/token.
-func fetchToken(ctx context.Context, hc *http.Client, c config, redact []string) (string, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.ClientID},
-		"client_secret": {c.ClientSecret},
-		"audience":      {c.audience},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.String()+"/oauth/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", &APIError{Op: "token", Message: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", &APIError{Op: "token", Message: transportMessage(err)}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var ans struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	decodeErr := json.Unmarshal(raw, &ans)
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(ans.Error + ": " + ans.Description)
-		return "", &APIError{Op: "token", Status: resp.StatusCode, Message: scrub(strings.Trim(msg, ": "), redact)}
-	}
-	if decodeErr != nil || ans.AccessToken == "" {
-		return "", &APIError{Op: "token", Status: resp.StatusCode, Message: "answer holds no access_token"}
-	}
-	return ans.AccessToken, nil
-}
-
-// do runs one go-auth0 call without the SDK's retrier (its sleeps ignore the context), retrying
-// only a 429, after X-RateLimit-Reset: such a request was not processed.
+// do runs one go-auth0 call with the cached token and without the SDK's retrier (its sleeps
+// ignore the context), retrying only a 429, after X-RateLimit-Reset: such a request was not
+// processed.
 func (t *tenant) do(ctx context.Context, op string, call func(opts ...option.RequestOption) error) error {
 	for attempt := 1; ; attempt++ {
-		// WithoutRetries must be given per request: go-auth0 v3.4.0 ignores it at client level.
-		err := call(option.WithoutRetries())
+		opts, err := t.conn.Options(ctx)
+		if err != nil {
+			return t.wrap("token", err)
+		}
+		err = call(opts...)
 		if err == nil {
 			return nil
 		}
-		var apiErr *core.APIError
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests || attempt == rateLimitAttempts {
+		status, header := mgmt.StatusOf(err)
+		if status == http.StatusUnauthorized {
+			t.conn.Refused()
+		}
+		if status != http.StatusTooManyRequests || attempt == rateLimitAttempts {
 			return t.wrap(op, err)
 		}
-		wait := rateLimitWait(apiErr.Header, time.Now())
+		wait := rateLimitWait(header, time.Now())
 		fmt.Fprintf(t.progress, "  rate limited (%s); waiting %s\n", op, wait.Round(time.Millisecond))
 		if err := sleep(ctx, wait); err != nil {
 			return t.wrap(op, err)
@@ -152,14 +125,16 @@ func (t *tenant) do(ctx context.Context, op string, call func(opts ...option.Req
 	}
 }
 
-// wrap turns a go-auth0 error into an *APIError with Auth0's message, scrubbed of secret values.
+// wrap turns a failed call into an *APIError with Auth0's message, scrubbed of secret values.
 func (t *tenant) wrap(op string, err error) error {
-	var apiErr *core.APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode == 0 {
+	status, _ := mgmt.StatusOf(err)
+	if status == 0 {
 		return &APIError{Op: op, Message: scrub(transportMessage(err), t.redact)}
 	}
 	msg := ""
-	if raw := apiErr.Unwrap(); raw != nil { // go-auth0 keeps the raw body as the wrapped error
+	var apiErr *core.APIError
+	if errors.As(err, &apiErr) && apiErr.Unwrap() != nil { // go-auth0 keeps the raw body as the wrapped error
+		raw := apiErr.Unwrap()
 		var body struct {
 			Message string `json:"message"`
 		}
@@ -170,7 +145,7 @@ func (t *tenant) wrap(op string, err error) error {
 	if len(msg) > 300 {
 		msg = msg[:300] + "..."
 	}
-	return &APIError{Op: op, Status: apiErr.StatusCode, Message: scrub(msg, t.redact)}
+	return &APIError{Op: op, Status: status, Message: scrub(msg, t.redact)}
 }
 
 // transportMessage keeps the reason of a failed round trip without go-auth0's and net/http's
