@@ -36,10 +36,12 @@ type testStack struct {
 	// setPlays stores a play count wherever the stack's Redis keeps it.
 	setPlays func(userID string, plays int) error
 	url      string
-	env      map[string]string
-	logs     *syncBuffer
-	cancel   context.CancelFunc
-	done     chan error
+	// client holds every exchange with the stack to webhook/openapi.yaml.
+	client *http.Client
+	env    map[string]string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
 }
 
 func startStack(t *testing.T, overrides map[string]string) *testStack {
@@ -58,7 +60,7 @@ func startStack(t *testing.T, overrides map[string]string) *testStack {
 // Sentinel group's variables).
 func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string, int) error, overrides map[string]string) *testStack {
 	t.Helper()
-	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}}
+	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}, client: openAPIClient(t)}
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
@@ -169,7 +171,7 @@ func (s *testStack) callout(t *testing.T, u harness.User) (int, calloutAnswer) {
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/post-login", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+signCallout(t, s.tenant.Issuer(), s.url, u.ID, body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("callout: %v", err)
 	}
@@ -287,7 +289,7 @@ func (s *testStack) appRequest(t *testing.T, method, path, userID string, body [
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -4,27 +4,57 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"sync"
 )
 
-// Reporter is the part of testing.TB a Transport reports to.
-type Reporter interface {
+// TB is the part of testing.TB a Recorder needs.
+type TB interface {
 	Helper()
 	Errorf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Recorder collects exchanges and checks them all when its test ends: checking then, not as
+// they happen, keeps the check out of any time the test measures. It is safe for concurrent use.
+type Recorder struct {
+	v    *Validator
+	mu   sync.Mutex
+	list []Exchange
+}
+
+// Record returns a Recorder whose exchanges are checked, and reported to t, at the end of t.
+func (v *Validator) Record(t TB) *Recorder {
+	r := &Recorder{v: v}
+	t.Cleanup(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, ex := range r.list {
+			if err := v.Check(ex); err != nil {
+				t.Errorf("openapi: %v", err)
+			}
+		}
+	})
+	return r
+}
+
+// Add keeps ex for the check; ex must not change afterwards.
+func (r *Recorder) Add(ex Exchange) {
+	r.mu.Lock()
+	r.list = append(r.list, ex)
+	r.mu.Unlock()
 }
 
 // Transport returns a RoundTripper that sends every request through base (http.DefaultTransport
-// when nil) and reports to r each exchange that departs from v's document. Bodies are read whole:
-// it is for tests.
-func (v *Validator) Transport(r Reporter, base http.RoundTripper) http.RoundTripper {
+// when nil) and adds each exchange to r. Bodies are read whole: it is for tests.
+func (r *Recorder) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{v: v, r: r, base: base}
+	return &transport{r: r, base: base}
 }
 
 type transport struct {
-	v    *Validator
-	r    Reporter
+	r    *Recorder
 	base http.RoundTripper
 }
 
@@ -50,10 +80,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(got))
-	ex := Exchange{Request: req, RequestBody: sent, Status: resp.StatusCode, Header: resp.Header, Body: got}
-	if err := t.v.Check(ex); err != nil {
-		t.r.Helper()
-		t.r.Errorf("openapi: %v", err)
-	}
+	t.r.Add(Exchange{Request: req, RequestBody: sent, Status: resp.StatusCode, Header: resp.Header.Clone(), Body: got})
 	return resp, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -49,17 +50,19 @@ type Exchange struct {
 
 // Check returns an error describing how ex departs from the document, or nil.
 func (v *Validator) Check(ex Exchange) error {
-	what := ex.Request.Method + " " + ex.Request.URL.Path
-	route, params, err := v.router.FindRoute(ex.Request)
+	ctx := context.Background()
+	req := ex.Request.Clone(ctx)
+	// The document's server is "/": it is served wherever rulehook listens.
+	req.URL = &url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
+	req.Body = io.NopCloser(bytes.NewReader(ex.RequestBody))
+	what := req.Method + " " + req.URL.Path
+	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		if ex.Status != http.StatusNotFound && ex.Status != http.StatusMethodNotAllowed {
 			return fmt.Errorf("%s is not in the OpenAPI document, yet was answered %d", what, ex.Status)
 		}
 		return checkErrorBody(what, ex)
 	}
-	ctx := context.Background()
-	req := ex.Request.Clone(ctx)
-	req.Body = io.NopCloser(bytes.NewReader(ex.RequestBody))
 	in := &openapi3filter.RequestValidationInput{
 		Request:    req,
 		PathParams: params,
