@@ -10,9 +10,15 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
-// registerRuntimeMetrics adds the Go runtime's and the process's own families (go_*, process_*).
-func registerRuntimeMetrics(reg prometheus.Registerer) {
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// registerServeMetrics adds the Go runtime's and the process's own families (go_*, process_*)
+// and the settings alerts compare with (rulehook_callout_deadline_seconds).
+func registerServeMetrics(reg prometheus.Registerer, cfg config) {
+	deadline := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rulehook_callout_deadline_seconds",
+		Help: "CALLOUT_DEADLINE: the callout is answered within this time.",
+	})
+	deadline.Set(cfg.CalloutDeadline.Seconds())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), deadline)
 }
 
 // mgmtCollector exposes a Writer's counters and state, read at scrape time, so that package mgmt

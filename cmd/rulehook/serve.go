@@ -97,7 +97,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 	if s.edge, err = webhook.New(wcfg, deps); err != nil {
 		return nil, fmt.Errorf("http edge: %w", err)
 	}
-	registerRuntimeMetrics(wcfg.Registry)
+	registerServeMetrics(wcfg.Registry, cfg)
 	registerMgmtMetrics(wcfg.Registry, s.writer)
 	return s, nil
 }
