@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync"
 	"testing"
 
@@ -24,6 +27,23 @@ func openAPIClient(t *testing.T) *http.Client {
 		t.Fatal(err)
 	}
 	return &http.Client{Transport: v.Record(t).Transport(nil)}
+}
+
+// actionURL is where the Action under node calls the stack: a proxy that hands every exchange to
+// s.client, so the real Action's callouts are held to openapi.yaml too.
+func (s *testStack) actionURL(t *testing.T) string {
+	t.Helper()
+	if s.proxy == nil {
+		target, err := url.Parse(s.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp := httputil.NewSingleHostReverseProxy(target)
+		rp.Transport = s.client.Transport
+		s.proxy = httptest.NewServer(rp)
+		t.Cleanup(s.proxy.Close)
+	}
+	return s.proxy.URL
 }
 
 // TestServeAnswersItsOpenAPI: the whole serve stack answers GET /openapi.yaml with the document

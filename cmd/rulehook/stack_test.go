@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,7 @@ type testStack struct {
 	url      string
 	// client holds every exchange with the stack to webhook/openapi.yaml.
 	client *http.Client
+	proxy  *httptest.Server // in front of url for the Action, see actionURL
 	env    map[string]string
 	logs   *syncBuffer
 	cancel context.CancelFunc
@@ -126,10 +128,11 @@ func (s *testStack) stop() error {
 func (s *testStack) login(t *testing.T, u harness.User, secrets ...string) harness.Result {
 	t.Helper()
 	sec := map[string]string{
-		"RULEHOOK_URL":    s.url,
-		"CALLOUT_SECRET":  testSecret,
-		"CLAIM_NAMESPACE": testNamespace,
-		"AUTH0_DOMAIN":    s.tenant.Domain(),
+		"RULEHOOK_URL":     s.actionURL(t),
+		"CALLOUT_AUDIENCE": s.url,
+		"CALLOUT_SECRET":   testSecret,
+		"CLAIM_NAMESPACE":  testNamespace,
+		"AUTH0_DOMAIN":     s.tenant.Domain(),
 	}
 	for i := 0; i+1 < len(secrets); i += 2 {
 		sec[secrets[i]] = secrets[i+1]
