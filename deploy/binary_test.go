@@ -92,28 +92,8 @@ func TestProbePathsAreServed(t *testing.T) {
 		paths[p] = http.StatusOK
 	}
 
-	addr := freeAddr(t)
-	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": os.TempDir()}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "dev")
-	cmd.Env = envList(env)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-
-	base := "http://" + addr
-	if err := waitFor(base+livenessPath, done, 30*time.Second); err != nil {
-		t.Fatalf("rulehook dev: %v\n%s", err, out.String())
-	}
+	dev := startDev(t, bin)
+	cmd, done, out, base := dev.cmd, dev.done, dev.out, dev.base
 	for p, want := range paths {
 		// readiness may lag liveness while the embedded Redis starts
 		code, body, err := getUntil(base+p, want, 10*time.Second)
@@ -144,6 +124,38 @@ func TestProbePathsAreServed(t *testing.T) {
 	case <-time.After(shutdown + 5*time.Second):
 		t.Fatalf("rulehook dev still runs %v after SIGTERM; the kubelet would SIGKILL it\n%s", shutdown+5*time.Second, out.String())
 	}
+}
+
+// devProcess is a running `rulehook dev` (embedded Redis and tenant, the routes of serve).
+type devProcess struct {
+	cmd  *exec.Cmd
+	done chan error    // receives Wait's result
+	out  *bytes.Buffer // its combined output, once it has exited
+	base string        // http://host:port
+}
+
+// startDev starts bin dev on a free port and waits until it serves; it is killed when t ends.
+func startDev(t *testing.T, bin string) devProcess {
+	t.Helper()
+	addr := freeAddr(t)
+	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": os.TempDir()}
+	d := devProcess{cmd: exec.Command(bin, "dev"), done: make(chan error, 1), out: &bytes.Buffer{}, base: "http://" + addr}
+	d.cmd.Env = envList(env)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	if err := waitFor(d.base+livenessPath, d.done, 30*time.Second); err != nil {
+		t.Fatalf("rulehook dev: %v\n%s", err, d.out.String())
+	}
+	return d
 }
 
 func freeAddr(t *testing.T) string {

@@ -38,6 +38,7 @@ var checks = []check{
 	{"objects", checkObjects},
 	{"replicas", checkReplicas},
 	{"pod security", checkPodSecurity},
+	{"pod security standard", checkPodSecurityStandard},
 	{"resources", checkResources},
 	{"images", checkImages},
 	{"probes", checkProbes},

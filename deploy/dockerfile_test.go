@@ -24,6 +24,7 @@ type instruction struct {
 // stage is one FROM and the instructions under it.
 type stage struct {
 	image, name string
+	from        string // the FROM instruction's arguments, flags included
 	body        []instruction
 }
 
@@ -69,7 +70,7 @@ func parseDockerfile(text string) (*dockerfile, error) {
 		if in.cmd == "FROM" {
 			f := strings.Fields(in.args)
 			f = slices.DeleteFunc(f, func(s string) bool { return strings.HasPrefix(s, "--") })
-			st := stage{image: f[0]}
+			st := stage{image: f[0], from: in.args}
 			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
 				st.name = f[2]
 			}
@@ -129,7 +130,7 @@ func (df *dockerfile) buildCommand() (buildCmd, error) {
 	if len(found) != 1 {
 		return buildCmd{}, fmt.Errorf("the build stage has %d RUN instructions with `go build`; want 1", len(found))
 	}
-	words, err := shellWords(found[0].args)
+	words, err := shellWords(found[0].args, df.stages[0].argValues(buildArgs()))
 	if err != nil {
 		return buildCmd{}, fmt.Errorf("line %d: %w", found[0].line, err)
 	}
@@ -168,9 +169,10 @@ func (bc buildCmd) withOutput(path string) ([]string, error) {
 	return args, nil
 }
 
-// shellWords splits a command line as sh would, for a line without expansions or operators
-// (those are errors: the tests could not run the line as the image build does).
-func shellWords(s string) ([]string, error) {
+// shellWords splits a command line as sh would, for a line without operators (an error: the
+// tests could not run the line as the image build does). $NAME and ${NAME} expand from vars, as
+// the Dockerfile's ARGs do; a name without a value is an error.
+func shellWords(s string, vars map[string]string) ([]string, error) {
 	var words []string
 	var w strings.Builder
 	inWord := false
@@ -197,8 +199,16 @@ func shellWords(s string) ([]string, error) {
 				switch {
 				case s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0:
 					i++
-				case s[i] == '$' || s[i] == '`':
-					return nil, errors.New("expansions inside double quotes are not supported")
+				case s[i] == '$':
+					v, end, err := expandVar(s, i, vars)
+					if err != nil {
+						return nil, err
+					}
+					w.WriteString(v)
+					i = end - 1 // the loop's i++ moves past the expansion
+					continue
+				case s[i] == '`':
+					return nil, errors.New("command substitution is not supported")
 				}
 				w.WriteByte(s[i])
 			}
@@ -212,7 +222,14 @@ func shellWords(s string) ([]string, error) {
 				w.WriteByte(s[i])
 				inWord = true
 			}
-		case strings.IndexByte("&|;<>()$`*?[~#", c) >= 0:
+		case c == '$':
+			v, end, err := expandVar(s, i, vars)
+			if err != nil {
+				return nil, err
+			}
+			w.WriteString(v)
+			i, inWord = end-1, true
+		case strings.IndexByte("&|;<>()`*?[~#", c) >= 0:
 			return nil, fmt.Errorf("shell syntax %q: keep the build a single plain command", c)
 		default:
 			w.WriteByte(c)
@@ -232,15 +249,17 @@ func TestShellWords(t *testing.T) {
 	}{
 		{`CGO_ENABLED=0 go build -ldflags="-s -w" -o /out/x ./cmd/x`, []string{"CGO_ENABLED=0", "go", "build", "-ldflags=-s -w", "-o", "/out/x", "./cmd/x"}},
 		{`a 'b c' "d\"e" f\ g`, []string{"a", "b c", `d"e`, "f g"}},
+		{`GOOS=${OS} go build -ldflags="-X main.version=${V}" $V '$V'`, []string{"GOOS=linux", "go", "build", "-ldflags=-X main.version=1.2", "1.2", "$V"}},
 	}
+	vars := map[string]string{"OS": "linux", "V": "1.2"}
 	for _, tt := range tests {
-		got, err := shellWords(tt.in)
+		got, err := shellWords(tt.in, vars)
 		if err != nil || !slices.Equal(got, tt.want) {
 			t.Errorf("shellWords(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"go build && echo", "go build $X", `go build "$X"`, "a 'b", `a "b`} {
-		if got, err := shellWords(bad); err == nil {
+	for _, bad := range []string{"go build && echo", "go build $X", `go build "${X}"`, "go build ${V", "echo `id`", "a 'b", `a "b`} {
+		if got, err := shellWords(bad, vars); err == nil {
 			t.Errorf("shellWords(%q) = %q, nil; want an error", bad, got)
 		}
 	}
@@ -256,15 +275,15 @@ func TestDockerfile(t *testing.T) {
 		t.Fatalf("Dockerfile has %d stages; want 2 (build, final)", got)
 	}
 	build, final := df.stages[0], df.final()
-	if got, want := build.image, "golang:1.26"; got != want {
+	if got, want := imageName(build.image), "golang:1.26"; got != want {
 		t.Errorf("build stage image = %q; want %q", got, want)
 	}
-	if got, want := final.image, "gcr.io/distroless/static-debian12:nonroot"; got != want {
+	if got, want := imageName(final.image), "gcr.io/distroless/static-debian12:nonroot"; got != want {
 		t.Errorf("final image = %q; want %q", got, want)
 	}
 	for _, st := range df.stages {
-		if _, pinned := imageTag(st.image); !pinned {
-			t.Errorf("stage image %q is not pinned", st.image)
+		if !digestPinned.MatchString(st.image) {
+			t.Errorf("stage image %q is not pinned by digest (name:tag@sha256:<64 hex>)", st.image)
 		}
 	}
 
@@ -275,10 +294,8 @@ func TestDockerfile(t *testing.T) {
 	if !slices.Contains(bc.env, "CGO_ENABLED=0") {
 		t.Errorf("build command environment = %q; want CGO_ENABLED=0", bc.env)
 	}
-	for _, flag := range []string{"-trimpath", "-ldflags=-s -w"} {
-		if !slices.Contains(bc.args, flag) {
-			t.Errorf("build command %q lacks %q", bc.args, flag)
-		}
+	if !slices.Contains(bc.args, "-trimpath") || !slices.ContainsFunc(bc.args, func(a string) bool { return strings.HasPrefix(a, "-ldflags=-s -w") }) {
+		t.Errorf("build command %q lacks -trimpath or -ldflags=\"-s -w ...\"", bc.args)
 	}
 	out, err := bc.output()
 	if err != nil {

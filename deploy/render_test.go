@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,9 @@ var kinds = map[string]func() metav1.Object{
 	"policy/v1/PodDisruptionBudget":          func() metav1.Object { return new(policyv1.PodDisruptionBudget) },
 	"autoscaling/v2/HorizontalPodAutoscaler": func() metav1.Object { return new(autoscalingv2.HorizontalPodAutoscaler) },
 	"networking.k8s.io/v1/NetworkPolicy":     func() metav1.Object { return new(networkingv1.NetworkPolicy) },
+	// deploy/monitoring, in the Prometheus Operator's own types
+	"monitoring.coreos.com/v1/ServiceMonitor": func() metav1.Object { return new(monitoringv1.ServiceMonitor) },
+	"monitoring.coreos.com/v1/PrometheusRule": func() metav1.Object { return new(monitoringv1.PrometheusRule) },
 }
 
 // object is one rendered manifest, decoded.
@@ -62,6 +66,8 @@ type rendered struct {
 	pdbs            []*policyv1.PodDisruptionBudget
 	hpas            []*autoscalingv2.HorizontalPodAutoscaler
 	netpols         []*networkingv1.NetworkPolicy
+	serviceMonitors []*monitoringv1.ServiceMonitor
+	rules           []*monitoringv1.PrometheusRule
 }
 
 // renderDir runs kustomize (the library kubectl embeds) on dir and strictly decodes every object.
@@ -142,6 +148,10 @@ func (r *rendered) add(o object) {
 		r.hpas = append(r.hpas, v)
 	case *networkingv1.NetworkPolicy:
 		r.netpols = append(r.netpols, v)
+	case *monitoringv1.ServiceMonitor:
+		r.serviceMonitors = append(r.serviceMonitors, v)
+	case *monitoringv1.PrometheusRule:
+		r.rules = append(r.rules, v)
 	}
 }
 

@@ -228,6 +228,7 @@ func TestCalloutReplay(t *testing.T) {
 
 	send := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/v1/post-login", bytes.NewReader(co.body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
 		return serve(s.Handler(), req)
 	}

@@ -13,6 +13,7 @@
 //	GET  /healthz           none                   200 "ok" while the process serves
 //	GET  /readyz            none                   200 "ok" when Redis answers; 503 otherwise or after Drain
 //	GET  /metrics           none                   Prometheus text format of Config.Registry
+//	GET  /openapi.yaml      none                   openapi.yaml: OpenAPI 3.1 of every route here (see OpenAPI)
 //	GET  /playlists/getPlays app token             the caller's play count, text/plain ("120")
 //	POST /v1/plays          app token              one play for the caller: {"plays": n}
 //	GET  /genres/getFav     app token              the caller's favourite genre, text/plain; 404 when unset
@@ -28,7 +29,8 @@
 // 405 method_not_allowed, 409 replay or limit_reached, 413 too_large (every route, before any other
 // work), 415 unsupported_media_type (JSON bodies must be application/json), 501 not_configured
 // (displayName without Management API access), 503 unavailable or draining. No internal detail
-// reaches a client; it is logged once, on the request's log line.
+// reaches a client; it is logged once, on the request's log line. openapi.yaml says all of this
+// in machine-readable form, and the tests hold every exchange to it (package openapitest).
 //
 // Every response carries X-Request-Id: the client's when it is 1-128 characters of
 // [A-Za-z0-9._-], a new random one otherwise. Each request writes one JSON log line with it (plus

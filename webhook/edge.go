@@ -114,7 +114,7 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 	if !s.routes[route] {
 		route = routeOther
 	}
-	s.m.apiRequest(route, status)
+	s.m.apiRequest(route, c.Request().Method, status, start)
 
 	level := slog.LevelInfo
 	switch {

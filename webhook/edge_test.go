@@ -184,13 +184,17 @@ func TestMetricsScrape(t *testing.T) {
 		`rulehook_decisions_total{decision="no_change"} 3`,
 		`rulehook_callout_duration_seconds_count 9`,
 		`rulehook_redis_errors_total 1`,
-		`rulehook_api_requests_total{code="200",route="/v1/post-login"} 6`,
-		`rulehook_api_requests_total{code="401",route="/playlists/getPlays"} 1`,
+		`rulehook_api_requests_total{code="200",method="POST",route="/v1/post-login"} 6`,
+		`rulehook_api_requests_total{code="401",method="GET",route="/playlists/getPlays"} 1`,
+		`rulehook_api_request_duration_seconds_count{method="GET",route="/playlists/getPlays"} 1`,
 		`rulehook_build_info{goversion="`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(text, `rulehook_api_request_duration_seconds_count{method="POST",route="/v1/post-login"}`) {
+		t.Errorf("/metrics times the callout twice; rulehook_callout_duration_seconds is its histogram")
 	}
 	for _, id := range []string{alice, bob} {
 		if strings.Contains(text, id) {

@@ -54,6 +54,7 @@ func newServer(t testing.TB, cfg Config, deps Deps) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	checkExchanges(t, s)
 	return s
 }
 
@@ -339,10 +340,13 @@ func (co *callout) request(t testing.TB) *http.Request {
 	return req
 }
 
-// serve runs req through h and returns the recorded answer.
+// serve runs req through h and returns the recorded answer. When newServer built h, the
+// exchange is held to openapi.yaml when the test ends (see checkExchanges).
 func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	sent := readBody(req)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	recordExchange(h, req, sent, rec)
 	return rec
 }
 

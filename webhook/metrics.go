@@ -2,8 +2,12 @@ package webhook
 
 import (
 	"fmt"
+	"net/http"
 	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,17 +50,34 @@ const (
 	decisionNoChange    = "no_change"
 )
 
+// latencyBuckets span a fast Redis hit to the longest CALLOUT_DEADLINE worth having.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
 type metrics struct {
 	logins      *prometheus.CounterVec
 	decisions   *prometheus.CounterVec
 	callout     prometheus.Histogram
 	apiRequests *prometheus.CounterVec
+	apiLatency  *prometheus.HistogramVec
 	redisErrors prometheus.Counter
 	buildInfo   *prometheus.GaugeVec
 
 	promote, demote, defaultName, noChange prometheus.Counter
 
 	shadow *shadowMetrics
+
+	// byRoute holds each (route, method) pair's children, resolved once: a copy-on-write map so
+	// the request path reads it without a lock or an allocation.
+	byRoute   atomic.Pointer[map[routeKey]*routeChildren]
+	byRouteMu sync.Mutex
+}
+
+type routeKey struct{ route, method string }
+
+// routeChildren are one route and method's children of the API families.
+type routeChildren struct {
+	codes   *prometheus.CounterVec // curried with route and method; code is left
+	latency prometheus.Observer    // nil for the callout, which has its own histogram
 }
 
 func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
@@ -72,12 +93,17 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 		callout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rulehook_callout_duration_seconds",
 			Help:    "Time to answer a post-login callout, rejections included.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			Buckets: latencyBuckets,
 		}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rulehook_api_requests_total",
-			Help: "HTTP requests by route pattern and status code.",
-		}, []string{"route", "code"}),
+			Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rulehook_api_request_duration_seconds",
+			Help:    "Time to answer an HTTP request by route pattern and method; the callout's is rulehook_callout_duration_seconds.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "method"}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rulehook_redis_errors_total",
 			Help: "Redis operations of the HTTP edge that failed (replays and missing keys are not errors).",
@@ -87,7 +113,7 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 			Help: "Always 1; labels carry the build's version and Go version.",
 		}, []string{"version", "goversion"}),
 	}
-	for _, c := range []prometheus.Collector{m.logins, m.decisions, m.callout, m.apiRequests, m.redisErrors, m.buildInfo} {
+	for _, c := range []prometheus.Collector{m.logins, m.decisions, m.callout, m.apiRequests, m.apiLatency, m.redisErrors, m.buildInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("webhook metrics: %w", err)
 		}
@@ -104,6 +130,7 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 	for _, r := range []string{reasonWritten, reasonQueued, reasonAction, reasonUnchanged} {
 		m.logins.WithLabelValues(outcomeOK, r)
 	}
+	m.byRoute.Store(&map[routeKey]*routeChildren{})
 	return m, nil
 }
 
@@ -119,6 +146,47 @@ func buildVersion(v string) string {
 
 func (m *metrics) login(outcome, reason string) { m.logins.WithLabelValues(outcome, reason).Inc() }
 
-func (m *metrics) apiRequest(route string, code int) {
-	m.apiRequests.WithLabelValues(route, statusLabel(code)).Inc()
+// apiRequest counts one answered request and, for routes other than the callout, observes how
+// long it took since start.
+func (m *metrics) apiRequest(route, method string, code int, start time.Time) {
+	rm := m.route(route, methodLabel(method))
+	rm.codes.WithLabelValues(statusLabel(code)).Inc()
+	if rm.latency != nil {
+		rm.latency.Observe(time.Since(start).Seconds())
+	}
+}
+
+// route returns the children of route and method, creating them on first use.
+func (m *metrics) route(route, method string) *routeChildren {
+	k := routeKey{route, method}
+	if rm, ok := (*m.byRoute.Load())[k]; ok {
+		return rm
+	}
+	m.byRouteMu.Lock()
+	defer m.byRouteMu.Unlock()
+	old := *m.byRoute.Load()
+	if rm, ok := old[k]; ok {
+		return rm
+	}
+	rm := &routeChildren{codes: m.apiRequests.MustCurryWith(prometheus.Labels{"route": route, "method": method})}
+	if route != routePostLogin {
+		rm.latency = m.apiLatency.WithLabelValues(route, method)
+	}
+	next := make(map[routeKey]*routeChildren, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[k] = rm
+	m.byRoute.Store(&next)
+	return rm
+}
+
+// methodLabel keeps the method label to the standard methods, so that a client cannot grow it.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

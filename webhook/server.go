@@ -81,6 +81,7 @@ func (s *Server) router() *echo.Echo {
 	e.POST(routePostLogin, s.postLogin)
 	e.GET(routeHealthz, s.healthz)
 	e.GET(routeReadyz, s.readyz)
+	e.GET(routeOpenAPI, s.openAPIDoc)
 	e.GET(routeMetrics, echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
 	e.GET(routeGetPlays, s.getPlays, app)
 	e.GET(routeGetFav, s.getFavGenre, app)

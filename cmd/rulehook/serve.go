@@ -85,6 +85,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 		LegacyIssuer:    cfg.LegacyIssuer,
 		Logger:          logger,
 		Registry:        prometheus.NewRegistry(),
+		Version:         version,
 	}
 	if cfg.APIAudience != "" {
 		kf, err := webhook.JWKSKeyfunc(ctx, cfg.Auth0ManagementURL+"/.well-known/jwks.json", &http.Client{Timeout: 5 * time.Second})
@@ -96,6 +97,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 	if s.edge, err = webhook.New(wcfg, deps); err != nil {
 		return nil, fmt.Errorf("http edge: %w", err)
 	}
+	registerServeMetrics(wcfg.Registry, cfg)
 	registerMgmtMetrics(wcfg.Registry, s.writer)
 	return s, nil
 }

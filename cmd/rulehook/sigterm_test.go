@@ -33,7 +33,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := redistest.Start(t)
-	s := &testStack{redis: r, tenant: mgmttest.New(), logs: &syncBuffer{}, setPlays: func(id string, n int) error {
+	s := &testStack{redis: r, tenant: mgmttest.New(), logs: &syncBuffer{}, client: openAPIClient(t), setPlays: func(id string, n int) error {
 		_, err := r.Do("SET", redisstore.PlaysKey(id), fmt.Sprint(n))
 		return err
 	}}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -36,10 +37,13 @@ type testStack struct {
 	// setPlays stores a play count wherever the stack's Redis keeps it.
 	setPlays func(userID string, plays int) error
 	url      string
-	env      map[string]string
-	logs     *syncBuffer
-	cancel   context.CancelFunc
-	done     chan error
+	// client holds every exchange with the stack to webhook/openapi.yaml.
+	client *http.Client
+	proxy  *httptest.Server // in front of url for the Action, see actionURL
+	env    map[string]string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
 }
 
 func startStack(t *testing.T, overrides map[string]string) *testStack {
@@ -58,7 +62,7 @@ func startStack(t *testing.T, overrides map[string]string) *testStack {
 // Sentinel group's variables).
 func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string, int) error, overrides map[string]string) *testStack {
 	t.Helper()
-	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}}
+	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}, client: openAPIClient(t)}
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
@@ -124,10 +128,11 @@ func (s *testStack) stop() error {
 func (s *testStack) login(t *testing.T, u harness.User, secrets ...string) harness.Result {
 	t.Helper()
 	sec := map[string]string{
-		"RULEHOOK_URL":    s.url,
-		"CALLOUT_SECRET":  testSecret,
-		"CLAIM_NAMESPACE": testNamespace,
-		"AUTH0_DOMAIN":    s.tenant.Domain(),
+		"RULEHOOK_URL":     s.actionURL(t),
+		"CALLOUT_AUDIENCE": s.url,
+		"CALLOUT_SECRET":   testSecret,
+		"CLAIM_NAMESPACE":  testNamespace,
+		"AUTH0_DOMAIN":     s.tenant.Domain(),
 	}
 	for i := 0; i+1 < len(secrets); i += 2 {
 		sec[secrets[i]] = secrets[i+1]
@@ -169,7 +174,7 @@ func (s *testStack) callout(t *testing.T, u harness.User) (int, calloutAnswer) {
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/post-login", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+signCallout(t, s.tenant.Issuer(), s.url, u.ID, body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("callout: %v", err)
 	}
@@ -287,7 +292,7 @@ func (s *testStack) appRequest(t *testing.T, method, path, userID string, body [
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -3,6 +3,7 @@ package mgmt
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -107,3 +108,20 @@ func (w *Writer) Stats() Stats {
 
 // QueueDepth returns the number of entries in the retry queue (Queue.Depth).
 func (w *Writer) QueueDepth(ctx context.Context) (int64, error) { return w.queue.Depth(ctx) }
+
+// OverdueQueue is implemented by a Queue that can tell how long its most overdue entry has
+// waited for a worker (redisstore.Store does).
+type OverdueQueue interface {
+	Overdue(ctx context.Context) (time.Duration, error)
+}
+
+// QueueOverdue returns how long the retry queue's most overdue entry has been due without a
+// worker taking it (OverdueQueue.Overdue). ok is false when the Queue cannot tell.
+func (w *Writer) QueueOverdue(ctx context.Context) (d time.Duration, ok bool, err error) {
+	q, ok := w.queue.(OverdueQueue)
+	if !ok {
+		return 0, false, nil
+	}
+	d, err = q.Overdue(ctx)
+	return d, true, err
+}
