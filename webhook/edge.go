@@ -3,13 +3,10 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -151,16 +148,6 @@ func (s *Server) logWarn(c echo.Context, msg string, attrs ...slog.Attr) {
 		attrs = append(attrs, slog.String("request_id", st.id))
 	}
 	s.cfg.Logger.LogAttrs(context.WithoutCancel(c.Request().Context()), slog.LevelWarn, msg, attrs...)
-}
-
-// userAttr logs a user id, unless it holds an '@' (enterprise and SAML ids can embed an email
-// address): then only the first 16 hex digits of its SHA-256 are logged, as user_id_sha256.
-func userAttr(id string) slog.Attr {
-	if !strings.Contains(id, "@") {
-		return slog.String("user_id", id)
-	}
-	sum := sha256.Sum256([]byte(id))
-	return slog.String("user_id_sha256", hex.EncodeToString(sum[:8]))
 }
 
 func statusLabel(code int) string {

@@ -191,7 +191,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	}
 	w.stats.applied.Add(1)
 	k.done(ctx, e)
-	w.log.Info("queued write applied", "user_id", e.UserID, "version", e.Version, "attempts", e.Attempts,
+	w.log.Info("queued write applied", metadata.UserAttr(e.UserID), "version", e.Version, "attempts", e.Attempts,
 		"reason", e.Reason, "request_id", e.RequestID)
 	w.audit(context.WithoutCancel(ctx), e.UserID, metadata.ReasonQueue, e.RequestID, patch.Changes(u))
 }
@@ -260,10 +260,10 @@ func (k *worker) retry(ctx context.Context, e metadata.QueueEntry, notBefore tim
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
 	defer cancel()
 	if err := k.w.queue.Retry(qctx, e, notBefore); err != nil {
-		k.w.log.Warn("queue retry failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+		k.w.log.Warn("queue retry failed; the entry comes back when its lease ends", metadata.UserAttr(e.UserID), "error", err)
 		return
 	}
-	k.w.log.Info("queued write put back", "user_id", e.UserID, "why", why, "attempts", e.Attempts+1,
+	k.w.log.Info("queued write put back", metadata.UserAttr(e.UserID), "why", why, "attempts", e.Attempts+1,
 		"not_before", notBefore.UTC().Format(time.RFC3339Nano), "error", errString(cause))
 }
 
@@ -271,13 +271,13 @@ func (k *worker) done(ctx context.Context, e metadata.QueueEntry) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
 	defer cancel()
 	if err := k.w.queue.Done(qctx, e); err != nil {
-		k.w.log.Warn("queue done failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+		k.w.log.Warn("queue done failed; the entry comes back when its lease ends", metadata.UserAttr(e.UserID), "error", err)
 	}
 }
 
 func (k *worker) drop(ctx context.Context, e metadata.QueueEntry, why string, cause error) {
 	k.w.stats.dropped.Add(1)
-	k.w.log.Warn("queued write dropped", "user_id", e.UserID, "why", why, "reason", e.Reason,
+	k.w.log.Warn("queued write dropped", metadata.UserAttr(e.UserID), "why", why, "reason", e.Reason,
 		"request_id", e.RequestID, "error", errString(cause))
 	k.done(ctx, e)
 }

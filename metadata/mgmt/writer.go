@@ -134,7 +134,7 @@ func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome
 	var ce *callError
 	if errors.As(err, &ce) && !ce.retryable() {
 		w.stats.failed.Add(1)
-		return 0, fmt.Errorf("mgmt: write for %s: %w", wr.UserID, err)
+		return 0, fmt.Errorf("mgmt: write for %s: %w", metadata.LogID(wr.UserID), err)
 	}
 	return w.enqueue(ctx, wr, "patch failed", err)
 }
@@ -153,7 +153,7 @@ func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
 			return "entry pending", nil
 		}
 		if !errors.Is(err, metadata.ErrNotFound) {
-			w.log.Debug("queue pending check failed; writing directly", "user_id", userID, "error", err)
+			w.log.Debug("queue pending check failed; writing directly", metadata.UserAttr(userID), "error", err)
 		}
 	}
 	return "", nil
@@ -178,10 +178,10 @@ func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cau
 			cause = errors.New(why)
 		}
 		return 0, fmt.Errorf("%w: mgmt: write for %s neither sent (%w) nor queued (%w)",
-			metadata.ErrUnavailable, wr.UserID, cause, err)
+			metadata.ErrUnavailable, metadata.LogID(wr.UserID), cause, err)
 	}
 	w.stats.queued.Add(1)
-	w.log.Info("metadata write queued", "user_id", wr.UserID, "why", why, "reason", wr.Reason,
+	w.log.Info("metadata write queued", metadata.UserAttr(wr.UserID), "why", why, "reason", wr.Reason,
 		"request_id", wr.RequestID, "error", errString(cause))
 	w.nudge()
 	return metadata.Queued, nil
@@ -196,7 +196,7 @@ func (w *Writer) Rerun(ctx context.Context, userID, reason, requestID string) er
 	}
 	e := metadata.QueueEntry{UserID: userID, Rerun: true, Reason: reason, RequestID: requestID, Enqueued: w.cfg.Now()}
 	if err := w.queue.Put(ctx, e); err != nil {
-		return fmt.Errorf("mgmt: queue a rerun for %s: %w", userID, err)
+		return fmt.Errorf("mgmt: queue a rerun for %s: %w", metadata.LogID(userID), err)
 	}
 	w.stats.queued.Add(1)
 	w.nudge()
@@ -213,12 +213,12 @@ func (w *Writer) User(ctx context.Context, id string) (metadata.User, error) {
 	}
 	callCtx, cancel, ok := w.callContext(ctx, 0)
 	if !ok {
-		return metadata.User{}, fmt.Errorf("%w: mgmt: no time left to read user %s", metadata.ErrUnavailable, id)
+		return metadata.User{}, fmt.Errorf("%w: mgmt: no time left to read user %s", metadata.ErrUnavailable, metadata.LogID(id))
 	}
 	defer cancel()
 	u, err := w.getUser(callCtx, id)
 	if err != nil {
-		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", id, err)
+		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", metadata.LogID(id), err)
 	}
 	return u, nil
 }
@@ -245,7 +245,7 @@ func (w *Writer) audit(ctx context.Context, userID, reason, requestID string, ch
 	}
 	e := metadata.AuditEntry{UserID: userID, Time: w.cfg.Now(), Reason: reason, RequestID: requestID, Changes: changes}
 	if err := w.cfg.Auditor.AppendAudit(ctx, e); err != nil {
-		w.log.Warn("audit append failed", "user_id", userID, "reason", reason, "error", err)
+		w.log.Warn("audit append failed", metadata.UserAttr(userID), "reason", reason, "error", err)
 	}
 }
 
