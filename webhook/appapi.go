@@ -66,7 +66,7 @@ func (s *Server) getPlays(c echo.Context) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	return c.String(http.StatusOK, strconv.FormatInt(n, 10))
+	return text(c, http.StatusOK, strconv.FormatInt(n, 10))
 }
 
 // recordPlay records one play for the caller. The play that reaches the threshold asks the
@@ -98,7 +98,7 @@ func (s *Server) getFavGenre(c echo.Context) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	return c.String(http.StatusOK, g)
+	return text(c, http.StatusOK, g)
 }
 
 // setFavGenre sets the caller's favourite genre from {"genre": "..."}.

@@ -88,9 +88,10 @@ type Config struct {
 }
 
 // LoginStore claims a callout's jti and reads the play count in one round trip
-// (redisstore.Store). BeginLogin returns metadata.ErrReplay when the jti was seen before.
+// (redisstore.Store). BeginLogin returns metadata.ErrReplay when the jti was seen before, and a
+// count that is not Recorded when the key is absent (CONTRACT rule 6).
 type LoginStore interface {
-	BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (plays int64, err error)
+	BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (metadata.PlayCount, error)
 }
 
 // PlayStore reads and records play counts (redisstore.Store). RecordPlay returns the new count.

@@ -126,7 +126,7 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		s.logWarn(c, "plays unknown, roles kept", slog.String("error", err.Error()))
 		degraded = append(degraded, degradedRedis)
 	default:
-		li.in.Plays, li.in.PlaysKnown = plays, true
+		li.in = li.in.WithPlays(plays)
 	}
 
 	d := s.cfg.Policy.Decide(li.in)
@@ -139,8 +139,8 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		WrittenBy:    writtenByNone,
 		Degraded:     noneDegraded,
 	}
-	if li.in.PlaysKnown {
-		resp.Plays = &plays
+	if li.in.PlaysKnown || li.in.PlaysAbsent {
+		resp.Plays = &li.in.Plays
 	}
 	outcome, reason = outcomeOK, reasonUnchanged
 

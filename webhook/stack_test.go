@@ -35,7 +35,13 @@ type stack struct {
 // tokens minted by the tenant carry it).
 func newStack(t *testing.T, mutate func(*Config)) *stack {
 	t.Helper()
-	rs := redistest.Start(t)
+	return newStackArgs(t, mutate)
+}
+
+// newStackArgs is newStack on a redis-server started with redisArgs.
+func newStackArgs(t *testing.T, mutate func(*Config), redisArgs ...string) *stack {
+	t.Helper()
+	rs := redistest.Start(t, redisArgs...)
 	rdb, err := redisstore.Open(redisstore.Options{URL: rs.URL(), Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("redisstore.Open: %v", err)

@@ -150,6 +150,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(addr
 		return err
 	}
 	defer s.rdb.Close()
+	checked := make(chan struct{})
+	go func() { defer close(checked); warnEviction(ctx, s.store, logger) }()
+	defer func() { <-checked }()
 
 	main, metricsHandler := s.edge.Handler(), http.Handler(nil)
 	if cfg.MetricsAddr != "" {
@@ -189,6 +192,26 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(addr
 	stopWork()
 	workers.Wait()
 	return err
+}
+
+// evictionCheckTimeout bounds the start-up check of Redis's maxmemory-policy.
+const evictionCheckTimeout = 2 * time.Second
+
+// warnEviction logs a warning when Redis may evict play counts (maxmemory-policy other than
+// noeviction). A Redis that is down or refuses CONFIG GET is not checked: /readyz reports the
+// first, and the second is common on managed Redis.
+func warnEviction(ctx context.Context, store *redisstore.Store, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, evictionCheckTimeout)
+	defer cancel()
+	policy, err := store.MaxmemoryPolicy(ctx)
+	switch {
+	case err != nil:
+		logger.Debug("redis maxmemory-policy not checked at start", "error", err.Error())
+	case policy == "":
+		logger.Info("redis refuses CONFIG GET: maxmemory-policy not checked (it should be noeviction)")
+	case webhook.EvictionWarning(policy) != "":
+		logger.Warn(webhook.EvictionWarning(policy), "maxmemory_policy", policy)
+	}
 }
 
 func workerName(i int) string {

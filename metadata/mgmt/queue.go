@@ -37,9 +37,9 @@ type PendingQueue interface {
 
 // PlayReader reads a user's play count, for the worker's re-run of the rules.
 type PlayReader interface {
-	// Plays returns the count; a missing count may be 0 or an error wrapping metadata.ErrNotFound,
-	// both read as 0. Any other error leaves the entry queued: an outage never demotes anyone.
-	Plays(ctx context.Context, userID string) (int64, error)
+	// PlayCount returns the count, not Recorded when none is stored: the roles are then left as
+	// they are (CONTRACT rule 6). An error leaves the entry queued: an outage never demotes anyone.
+	PlayCount(ctx context.Context, userID string) (metadata.PlayCount, error)
 }
 
 // Auditor records the metadata changes rulehook makes (optional).

@@ -81,7 +81,8 @@ func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error
 //
 // For each claimed entry it reads the user (404: the entry is dropped), applies the entry's
 // explicit values, re-runs the rules with the current play count when the entry asks for it (a
-// play count that cannot be read leaves the entry queued: no demotion on an outage), and PATCHes
+// play count that cannot be read leaves the entry queued: no demotion on an outage; one that is
+// not recorded leaves the roles as they are, CONTRACT rule 6), and PATCHes
 // only what differs from the user's current metadata (no call when nothing does). Success is
 // acknowledged (Done) and audited with Reason metadata.ReasonQueue; a 429 gives the entry back
 // until the reset, a 5xx, timeout or network error until an exponential backoff, a 4xx drops it.
@@ -145,17 +146,14 @@ func (k *worker) pause() time.Duration {
 
 func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	w := k.w
-	var plays int64
+	var plays metadata.PlayCount
 	if e.Rerun {
-		p, err := w.plays.Plays(ctx, e.UserID)
-		switch {
-		case err == nil:
-			plays = p
-		case errors.Is(err, metadata.ErrNotFound):
-		default:
+		p, err := w.plays.PlayCount(ctx, e.UserID)
+		if err != nil {
 			k.retry(ctx, e, k.backoff(e.Attempts), "play count unavailable", err)
 			return
 		}
+		plays = p
 	}
 	if !k.turn(ctx, e) {
 		return
@@ -167,7 +165,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	}
 	patch := changedOnly(e.Explicit, u)
 	if e.Rerun {
-		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u), Plays: plays, PlaysKnown: true})
+		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u)}.WithPlays(plays))
 		patch = patch.Merge(d.Patch)
 	}
 	if patch.IsEmpty() {

@@ -111,8 +111,8 @@ func exercise(ctx context.Context, store *redisstore.Store, user string, plays i
 		}
 	}
 	after, err := store.BeginLogin(ctx, user, "jti-x"+fmt.Sprint(plays), time.Minute)
-	if err != nil || after != plays || before != plays-3 {
-		return fmt.Errorf("BeginLogin = %d then %d, %v; want %d then %d", before, after, err, plays-3, plays)
+	if err != nil || after.N != plays || before.N != plays-3 {
+		return fmt.Errorf("BeginLogin = %+v then %+v, %v; want %d then %d", before, after, err, plays-3, plays)
 	}
 	if _, err := store.BeginLogin(ctx, user, "jti-x"+fmt.Sprint(plays), time.Minute); !errors.Is(err, metadata.ErrReplay) {
 		return fmt.Errorf("replayed BeginLogin err = %v; want ErrReplay", err)
