@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rulehook/rulehook/metadata")
+	"github.com/rulehook/rulehook/metadata"
+)
 
 // TestWorkerNeverDemotesOnLostCounts holds CONTRACT rule 6 for the worker: a queued re-run whose
 // user's play count is gone (redis-server restarted empty) keeps playlist_editor, and still
