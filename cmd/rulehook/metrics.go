@@ -16,6 +16,7 @@ type mgmtCollector struct {
 
 	calls, rateLimited, tokens, tokenErrors, writes, entries *prometheus.Desc
 	gateClosed, gateRemaining, breaker, depth                *prometheus.Desc
+	configErrors, configParked                               *prometheus.Desc
 }
 
 func registerMgmtMetrics(reg prometheus.Registerer, w *mgmt.Writer) {
@@ -37,6 +38,8 @@ func registerMgmtMetrics(reg prometheus.Registerer, w *mgmt.Writer) {
 		gateRemaining: d("rulehook_mgmt_rate_limit_remaining", "The last X-RateLimit-Remaining seen (-1 before any)."),
 		breaker:       d("rulehook_mgmt_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
 		depth:         d("rulehook_queue_depth", "Users with a metadata write waiting in the retry queue (-1 when Redis cannot be read)."),
+		configErrors:  d("rulehook_mgmt_config_errors_total", "Management API answers that are configuration errors (403, or a 401 a fresh token did not cure)."),
+		configParked:  d("rulehook_mgmt_config_error", "1 while a Management API configuration error is unresolved: writes wait in the queue (see the ERROR log line for the missing scope)."),
 	})
 }
 
@@ -68,6 +71,8 @@ func (c *mgmtCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.gateClosed, boolFloat(s.Gate.Closed))
 	gauge(c.gateRemaining, float64(s.Gate.Remaining))
 	gauge(c.breaker, float64(s.Breaker))
+	counter(c.configErrors, s.ConfigErrors)
+	gauge(c.configParked, boolFloat(s.ConfigParked))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()

@@ -85,7 +85,9 @@ func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error
 // not recorded leaves the roles as they are, CONTRACT rule 6), and PATCHes
 // only what differs from the user's current metadata (no call when nothing does). Success is
 // acknowledged (Done) and audited with Reason metadata.ReasonQueue; a 429 gives the entry back
-// until the reset, a 5xx, timeout or network error until an exponential backoff, a 4xx drops it.
+// until the reset, a 5xx, timeout, network error or a 200 that is not the user asked for until an
+// exponential backoff, a configuration error (403, or a 401 a fresh token did not cure) until
+// Config.ConfigRetry has passed, and another 4xx drops it.
 // While the gate is closed, the rate-limit window nearly spent, or the breaker open, the worker
 // makes no call and waits, without spinning.
 func (w *Writer) RunWorker(ctx context.Context, consumer string, opts WorkerOptions) error {
@@ -135,11 +137,17 @@ func (k *worker) step(ctx context.Context) {
 	}
 }
 
-// pause is how long the worker must wait before any call: the gate, the pacing, the breaker.
+// pause is how long the worker must wait before any call: the gate, the pacing, the breaker, a
+// parked configuration error (of reads or of writes: an entry needs both).
 func (k *worker) pause() time.Duration {
 	wait, _ := k.w.gate.workerWait()
 	if wait <= 0 && k.w.breaker.State() == gobreaker.StateOpen {
 		wait = k.opts.Poll
+	}
+	for _, op := range []string{"GET user", "PATCH user"} {
+		if parked, until := k.w.park.blocked(op); parked {
+			wait = max(wait, until.Sub(k.w.cfg.Now()))
+		}
 	}
 	return wait
 }
@@ -237,6 +245,8 @@ func (k *worker) failed(ctx context.Context, e metadata.QueueEntry, err error) {
 		k.retry(ctx, e, until, "rate limited", err)
 	case kindCanceled:
 		k.retry(ctx, e, k.w.cfg.Now(), "worker stopping", err)
+	case kindConfig: // kept, and tried again when the parking ends (Config.ConfigRetry)
+		k.retry(ctx, e, ce.reset, "configuration error", err)
 	default:
 		k.retry(ctx, e, k.backoff(e.Attempts), "tenant unavailable", err)
 	}

@@ -26,6 +26,7 @@ type Writer struct {
 	api     *client.Management
 	tokens  *tokenSource
 	gate    *gate
+	park    *parkLot
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	queue   Queue
 	pending PendingQueue // nil when queue does not implement it
@@ -66,6 +67,7 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 		queue: q,
 		plays: plays,
 		gate:  newGate(cfg.Now, cfg.Logger, cfg.LowRemaining),
+		park:  &parkLot{now: cfg.Now, log: cfg.Logger, retry: cfg.ConfigRetry},
 		wake:  make(chan struct{}, 1),
 		tokens: &tokenSource{
 			endpoint:     base.String() + "/oauth/token",
@@ -98,7 +100,8 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 //   - Written: the tenant accepted the PATCH (an empty patch makes no call and is reported Written);
 //   - Queued: the write is in the durable queue (gate closed, breaker open, an entry already
 //     pending for the user, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
-//     token error, or 401/403 — a credential or grant problem that must not lose the write);
+//     token error, or a configuration error: a 403, or a 401 that a fresh token did not cure, after
+//     which writes are queued without a call until Config.ConfigRetry has passed);
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
 //   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or another
 //     4xx answer, metadata.ErrNotFound for 404 (neither is queued), and metadata.ErrUnavailable
@@ -146,6 +149,9 @@ func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
 	}
 	if w.breaker.State() == gobreaker.StateOpen {
 		return "circuit breaker open", errBreakerOpen
+	}
+	if parked, until := w.park.blocked("PATCH user"); parked {
+		return "configuration error", &callError{op: "PATCH user", kind: kindConfig, reset: until, noCall: true}
 	}
 	if w.pending != nil {
 		_, err := w.pending.Pending(ctx, userID)
