@@ -310,8 +310,9 @@ func TestStackHangsAnswerInTime(t *testing.T) {
 		s.seed(t, alice, 150, nil, map[string]any{"displayName": "A"})
 		s.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Status: 429, Reset: time.Now().Add(time.Minute)})
 		a := decodeAnswer(t, serve(s.srv.Handler(), s.callout(t, alice, nil, map[string]any{"displayName": "A"}).request(t)))
-		if a.WrittenBy != writtenByRulehook || len(a.Degraded) != 0 {
-			t.Errorf("answer = %s; want written_by rulehook (queued), not degraded", a.Raw)
+		if a.WrittenBy != writtenByRulehook || !jsonEqual(a.Degraded, []string{"management_api"}) ||
+			!jsonEqual(a.Roles, []string{"playlist_editor"}) {
+			t.Errorf("answer = %s; want the decided roles, written_by rulehook (queued), degraded management_api", a.Raw)
 		}
 	})
 	t.Run("redis frozen", func(t *testing.T) {

@@ -105,7 +105,8 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
 //   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or another
 //     4xx answer, metadata.ErrNotFound for 404 (neither is queued), and metadata.ErrUnavailable
-//     (plus metadata.ErrRateLimited after a 429) when the write could be neither sent nor queued.
+//     with metadata.ErrNotQueued (plus metadata.ErrRateLimited after a 429) when the write could
+//     be neither sent nor queued.
 //
 // The PATCH is bounded by Config.Timeout and by ctx's deadline less Config.QueueReserve, so a
 // failed PATCH still leaves time to queue. On success the change is audited (Changes from
@@ -183,8 +184,8 @@ func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cau
 		if cause == nil {
 			cause = errors.New(why)
 		}
-		return 0, fmt.Errorf("%w: mgmt: write for %s neither sent (%w) nor queued (%w)",
-			metadata.ErrUnavailable, metadata.LogID(wr.UserID), cause, err)
+		return 0, fmt.Errorf("%w: mgmt: write for %s neither sent (%w) nor queued (%w: %w)",
+			metadata.ErrUnavailable, metadata.LogID(wr.UserID), cause, metadata.ErrNotQueued, err)
 	}
 	w.stats.queued.Add(1)
 	w.log.Info("metadata write queued", metadata.UserAttr(wr.UserID), "why", why, "reason", wr.Reason,
