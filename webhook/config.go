@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -187,6 +188,11 @@ func (cfg *Config) validate(deps Deps) error {
 	}
 	if len(cfg.LegacySecret) > 0 && cfg.LegacyAudience == "" {
 		bad("legacy audience: required with the legacy secret")
+	}
+	for _, k := range cfg.CalloutSecrets {
+		if len(cfg.LegacySecret) > 0 && bytes.Equal(k, cfg.LegacySecret) {
+			bad("legacy secret: equal to a callout secret, so a callout token would pass as an app token")
+		}
 	}
 
 	if deps.Logins == nil {
