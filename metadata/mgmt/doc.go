@@ -20,4 +20,10 @@
 // written directly. Routed through the queue, explicit values merge newest-wins and rule writes
 // become a re-run of the rules on the state the worker reads just before it PATCHes, so the
 // outcome is the same whatever order the writes arrived in.
+//
+// An explicit write (Write.Explicit) goes one step further when the Queue implements HoldQueue:
+// it is first stored as the user's entry, leased to the writer itself, then PATCHed, then
+// acknowledged. A newer write that arrives while that PATCH is in flight finds the entry and
+// merges into it; the worker applies it only after the PATCH has ended, whether it succeeded or
+// failed slowly with a 429. The newest value is therefore always the last one written.
 package mgmt

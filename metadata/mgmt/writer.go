@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,8 @@ type Writer struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	queue   Queue
 	pending PendingQueue // nil when queue does not implement it
+	holder  HoldQueue    // nil when queue does not implement it
+	holdID  string       // this writer's consumer name for held entries
 	plays   PlayReader
 	stats   counters
 	wake    chan struct{} // nudges an idle worker after a Put
@@ -80,6 +83,8 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 		},
 	}
 	w.pending, _ = q.(PendingQueue)
+	w.holder, _ = q.(HoldQueue)
+	w.holdID = "writer-" + rand.Text()
 	w.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         "management-api",
 		MaxRequests:  1,
@@ -124,6 +129,14 @@ func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome
 	if why, cause := w.mustQueue(ctx, wr.UserID); why != "" {
 		return w.enqueue(ctx, wr, why, cause)
 	}
+	if wr.Explicit && w.holder != nil {
+		return w.writeHeld(ctx, wr)
+	}
+	return w.writeDirect(ctx, wr)
+}
+
+// writeDirect PATCHes, and queues the write when the PATCH fails in a way worth retrying.
+func (w *Writer) writeDirect(ctx context.Context, wr metadata.Write) (metadata.Outcome, error) {
 	callCtx, cancel, ok := w.callContext(ctx, w.cfg.QueueReserve)
 	if !ok {
 		return w.enqueue(ctx, wr, "no time left for a call", context.DeadlineExceeded)
@@ -166,8 +179,8 @@ func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
 	return "", nil
 }
 
-// enqueue stores the write in the queue; cause is why it was not written (may be nil).
-func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cause error) (metadata.Outcome, error) {
+// entryOf is the queue entry of a write: its explicit values, or a re-run of the rules.
+func (w *Writer) entryOf(wr metadata.Write) metadata.QueueEntry {
 	e := metadata.QueueEntry{
 		UserID:    wr.UserID,
 		Reason:    wr.Reason,
@@ -179,6 +192,12 @@ func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cau
 	} else {
 		e.Rerun = true
 	}
+	return e
+}
+
+// enqueue stores the write in the queue; cause is why it was not written (may be nil).
+func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cause error) (metadata.Outcome, error) {
+	e := w.entryOf(wr)
 	if err := w.queue.Put(ctx, e); err != nil {
 		w.stats.failed.Add(1)
 		if cause == nil {
