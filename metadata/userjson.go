@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 )
 
 // Names of the user object's members that DecodeUser reads.
@@ -60,7 +61,7 @@ func decodeExact(data []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return err
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF {
 		return invalidf("trailing data after the JSON value")
 	}
 	return nil
