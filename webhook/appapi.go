@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -81,7 +80,7 @@ func (s *Server) recordPlay(c echo.Context) error {
 	}
 	if t := s.cfg.Policy.Threshold; n-1 < t && t <= n && s.deps.Rerunner != nil {
 		if err := s.deps.Rerunner.Rerun(ctx, caller, metadata.ReasonPlay, requestIDOf(c)); err != nil {
-			s.logWarn(c, "re-run after crossing the threshold failed", slog.String("error", err.Error()))
+			s.logWarn(c, "re-run after crossing the threshold failed", errAttr(err, caller))
 		}
 	}
 	return c.JSON(http.StatusOK, playsResponse{Plays: n})

@@ -5,6 +5,11 @@
 // queue, re-running the rules on the user's current state so that a late retry never applies a
 // stale decision.
 //
+// A 403, or a 401 that one fresh token does not cure, is a configuration error, not an outage:
+// the calls of its kind are parked for Config.ConfigRetry (writes go to the queue meanwhile),
+// each parking logs one ERROR line naming the missing scope, and Writer.ConfigError reports it.
+// Every user body is decoded with metadata.DecodeUser and checked to be the user asked for.
+//
 // It imports go-auth0, gobreaker, package metadata and the standard library. The queue, the play
 // counts and the audit trail are reached through the small interfaces declared here (Queue,
 // PlayReader, Auditor), which metadata/redisstore implements. Errors returned to callers wrap the
