@@ -77,6 +77,17 @@ func TestCluster(t *testing.T) {
 	if all, err := store.Audit(ctx, "", users+1); err != nil || len(all) != users+1 {
 		t.Errorf("tenant audit after the move has %d entries, %v; want %d", len(all), err, users+1)
 	}
+
+	// Every master's maxmemory-policy is read: one evicting master is reported.
+	if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "noeviction" {
+		t.Errorf("MaxmemoryPolicy(cluster) = %q, %v; want noeviction", p, err)
+	}
+	if _, err := c.Nodes()[2].Do("CONFIG", "SET", "maxmemory-policy", "volatile-lru"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "volatile-lru" {
+		t.Errorf("MaxmemoryPolicy(cluster, one master volatile-lru) = %q, %v; want volatile-lru", p, err)
+	}
 }
 
 // movedReplies sums the MOVED errors the cluster's nodes have answered (INFO errorstats).
