@@ -213,7 +213,7 @@ func (s *Server) putDisplayName(c echo.Context) error {
 		return unavailable("the Management API is not available", err)
 	}
 	status := http.StatusOK
-	if out == metadata.Queued {
+	if out == metadata.Queued || out == metadata.Merged {
 		status = http.StatusAccepted
 	}
 	return c.JSON(status, displayNameResponse{DisplayName: &name})

@@ -32,6 +32,11 @@ func TestStackDegradedAnswers(t *testing.T) {
 	if d := s.depth(t); d != 1 {
 		t.Errorf("queue depth = %d; want 1", d)
 	}
+	// The next login joins the pending entry without calling the tenant: nothing failed for it.
+	a = decodeAnswer(t, serve(h, s.callout(t, alice, editor, named).request(t)))
+	if a.WrittenBy != "rulehook" || len(a.Degraded) != 0 {
+		t.Errorf("login behind a pending write = %s; want written_by rulehook, nothing degraded", a.Raw)
+	}
 
 	// A second edge whose writer queues into a Redis that is down.
 	down := redistest.Start(t)

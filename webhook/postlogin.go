@@ -168,9 +168,12 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 			break
 		}
 		resp.WrittenBy, reason = writtenByRulehook, reasonWritten
-		if out == metadata.Queued { // CONTRACT "Degraded answers": queued is not written yet
+		switch out {
+		case metadata.Queued: // CONTRACT "Degraded answers": the Management API was not reached
 			reason = reasonQueued
 			degraded = append(degraded, degradedManagementAPI)
+		case metadata.Merged: // behind the user's pending write: nothing failed
+			reason = reasonQueued
 		}
 	}
 

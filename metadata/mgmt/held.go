@@ -22,7 +22,7 @@ func (w *Writer) writeHeld(ctx context.Context, wr metadata.Write) (metadata.Out
 		w.log.Debug("queue hold failed; writing directly", metadata.UserAttr(wr.UserID), "error", err)
 		return w.writeDirect(ctx, wr)
 	case !ok:
-		return w.enqueue(ctx, wr, "entry pending", nil)
+		return w.enqueue(ctx, wr, whyPending, nil)
 	}
 	callCtx, cancel, ok := w.callContext(ctx, w.cfg.QueueReserve)
 	if !ok {

@@ -35,8 +35,8 @@ func TestNewestDisplayNameWins(t *testing.T) {
 			}()
 			waitFor(t, 5*time.Second, "the first PATCH at the tenant", func() bool { return e.tenant.Count(http.MethodPatch, path) == 1 })
 			out, err := e.w.Write(context.Background(), explicitName(id, "Second"))
-			if err != nil || out != metadata.Queued {
-				t.Fatalf("second Write while the first PATCH is in flight = %v, %v; want queued behind it", out, err)
+			if err != nil || out != metadata.Merged {
+				t.Fatalf("second Write while the first PATCH is in flight = %v, %v; want merged behind it", out, err)
 			}
 			if n := e.tenant.Count(http.MethodPatch, path); n != 1 {
 				t.Fatalf("PATCHes while the first is in flight = %d; want 1 (the second waits in the queue)", n)

@@ -103,8 +103,9 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 
 // Write applies w.Patch to the user with one PATCH, or queues it. It returns:
 //   - Written: the tenant accepted the PATCH (an empty patch makes no call and is reported Written);
-//   - Queued: the write is in the durable queue (gate closed, breaker open, an entry already
-//     pending for the user, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
+//   - Merged: an entry was already pending or in flight for the user; the write joined it in the
+//     queue without a call;
+//   - Queued: the write is in the durable queue (gate closed, breaker open, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
 //     token error, or a configuration error: a 403, or a 401 that a fresh token did not cure, after
 //     which writes are queued without a call until Config.ConfigRetry has passed);
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
@@ -170,7 +171,7 @@ func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
 	if w.pending != nil {
 		_, err := w.pending.Pending(ctx, userID)
 		if err == nil {
-			return "entry pending", nil
+			return whyPending, nil
 		}
 		if !errors.Is(err, metadata.ErrNotFound) {
 			w.log.Debug("queue pending check failed; writing directly", metadata.UserAttr(userID), "error", err)
@@ -210,8 +211,14 @@ func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cau
 	w.log.Info("metadata write queued", metadata.UserAttr(wr.UserID), "why", why, "reason", wr.Reason,
 		"request_id", wr.RequestID, "error", errString(cause))
 	w.nudge()
+	if why == whyPending {
+		return metadata.Merged, nil
+	}
 	return metadata.Queued, nil
 }
+
+// whyPending is why a write joins the user's entry instead of being made.
+const whyPending = "entry pending"
 
 // Rerun queues a re-run of the rules for the user, for a play that crosses the threshold: the
 // worker applies the decision with the user's state and play count at that time. The error wraps

@@ -339,7 +339,7 @@ func (r *runner) write(ctx context.Context, w metadata.Write) {
 	defer r.mu.Unlock()
 	known := true // whether the tenant's state after the write is known
 	switch {
-	case err == nil && out == metadata.Queued:
+	case err == nil && (out == metadata.Queued || out == metadata.Merged):
 		r.sum.Queued++
 		r.failedInRow = 0
 		if !gateClosed {
