@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 // TestEmailBearingIDsNeverLogged runs an enterprise user whose id embeds an email address through
@@ -53,4 +54,18 @@ func TestEmailBearingIDsNeverLogged(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "user_id_sha256") {
 		t.Errorf("logs never name the user by its hash; the test did not exercise a user log line\n%s", s.logs)
 	}
+}
+
+// TestServeWarnsAboutEviction: serve logs a warning at start when Redis may evict play counts.
+func TestServeWarnsAboutEviction(t *testing.T) {
+	r := redistest.Start(t, "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+	s := startStackOn(t, map[string]string{"REDIS_URL": r.URL()}, nil, nil)
+	waitFor(t, 5*time.Second, func() error {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, `maxmemory-policy is \"allkeys-lru\"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no warning about allkeys-lru in the logs yet")
+	})
 }
