@@ -173,13 +173,19 @@ func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 	return err
 }
 
+// tokenFailure sorts a call that got no token. The token endpoint refusing the credentials (401)
+// or the grant (403) is a configuration error that parks every call.
 func (w *Writer) tokenFailure(ctx context.Context, op string, err error) error {
 	w.stats.tokenErrors.Add(1)
 	var ans *answerError
-	if errors.As(err, &ans) && ans.status == http.StatusTooManyRequests {
+	switch {
+	case errors.As(err, &ans) && ans.status == http.StatusTooManyRequests:
 		w.gate.observe(ans.status, ans.header)
 		_, reset := w.gate.closed()
 		return &callError{op: op, kind: kindRateLimited, reset: reset, cause: err}
+	case errors.As(err, &ans) && (ans.status == http.StatusUnauthorized || ans.status == http.StatusForbidden):
+		until := w.park.park(opToken, ans.status, nil)
+		return &callError{op: op, kind: kindConfig, status: ans.status, reset: until, cause: err}
 	}
 	return &callError{op: op, kind: ctxKind(ctx), cause: err}
 }

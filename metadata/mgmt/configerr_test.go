@@ -112,3 +112,30 @@ func TestBreakerCountsWriteFailuresDespiteReads(t *testing.T) {
 		t.Errorf("GETs before the breaker opened = %d; want one before each failed PATCH", gets)
 	}
 }
+
+// TestRefusedCredentialsAreParked: the token endpoint refusing the client (a wrong secret: 401
+// access_denied) is a configuration error too. The write is queued, every call waits, and the
+// token endpoint is asked once per parking, not once per call.
+func TestRefusedCredentialsAreParked(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, capture(logs), func(c *Config) { c.ConfigRetry = configRetry; c.ClientSecret = "wrong" })
+	for i := range 3 {
+		id := fmt.Sprintf("auth0|cred%d", i)
+		e.tenant.PutUser(tenantUser(id, nil, nil))
+		out, err := e.loginWrite(e.w, domainUser(e.user(id)), 0, time.Second)
+		if err != nil || out != metadata.Queued {
+			t.Fatalf("login Write with refused credentials = %v, %v; want queued, nil", out, err)
+		}
+	}
+	if n := e.tenant.TokenRequests(); n != 1 {
+		t.Errorf("token requests for 3 writes = %d; want 1 (the others are parked)", n)
+	}
+	e.startWorker(e.w, "w1")
+	waitFor(t, 20*configRetry, "two parkings", func() bool { return logs.errorLines("AUTH0_CLIENT_SECRET") >= 2 })
+	if n, p := e.tenant.TokenRequests(), logs.errorLines("AUTH0_CLIENT_SECRET"); n > p+1 {
+		t.Errorf("token requests = %d for %d parkings; want one each", n, p)
+	}
+	if d := e.depth(); d != 3 {
+		t.Errorf("queue depth = %d; want 3 kept", d)
+	}
+}

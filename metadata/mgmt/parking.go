@@ -23,7 +23,8 @@ const DefaultConfigRetry = 5 * time.Minute
 type ConfigError struct {
 	// Status is 401 or 403.
 	Status int
-	// Op is the call that was refused ("PATCH user", "GET user", "GET users").
+	// Op is the call that was refused ("PATCH user", "GET user", "GET users", or
+	// "POST /oauth/token" when the token endpoint refused the client).
 	Op string
 	// Scopes are the scopes Auth0's insufficient_scope message says are missing ("expected any
 	// of: ..."); empty when it named none.
@@ -32,9 +33,15 @@ type ConfigError struct {
 	Since, Until time.Time
 }
 
+// opToken names the token request in a ConfigError.
+const opToken = "POST /oauth/token"
+
 // Fix is the operator's remedy, for a log line or `rulehook doctor`.
 func (c ConfigError) Fix() string {
 	switch {
+	case c.Op == opToken:
+		return "the tenant refuses rulehook's client credentials: check AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET, " +
+			"and that the application is authorized for the Auth0 Management API"
 	case c.Status == http.StatusUnauthorized:
 		return "the Management API refuses rulehook's token: check AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET and AUTH0_DOMAIN"
 	case len(c.Scopes) > 0:
@@ -88,7 +95,7 @@ func (p *parkLot) park(op string, status int, scopes []string) time.Time {
 	p.total++
 	ce := ConfigError{Status: status, Op: op, Scopes: scopes, Since: now, Until: now.Add(p.retry)}
 	targets := []class{classOf(op)}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized || op == opToken {
 		targets = []class{classRead, classWrite}
 	}
 	logged := false
