@@ -21,7 +21,9 @@ type Song struct {
 }
 
 // NormalizeDisplayName trims s and returns it, or an error wrapping ErrInvalid when it is empty,
-// longer than MaxDisplayNameRunes, not UTF-8, or holds a control character.
+// longer than MaxDisplayNameRunes, not UTF-8, or holds a control character or a Unicode format
+// character (category Cf: bidi overrides such as U+202E, zero-width ones such as U+200B), which
+// would let a name display as something it is not.
 func NormalizeDisplayName(s string) (string, error) {
 	return normalizeText("displayName", s, MaxDisplayNameRunes)
 }
@@ -45,6 +47,8 @@ func normalizeText(field, s string, maxRunes int) (string, error) {
 		return "", invalidf("%s is longer than %d characters", field, maxRunes)
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "", invalidf("%s contains a control character", field)
+	case strings.IndexFunc(s, isFormat) >= 0:
+		return "", invalidf("%s contains an invisible format character (bidi override, zero-width)", field)
 	}
 	return s, nil
 }
@@ -53,3 +57,6 @@ func normalizeText(field, s string, maxRunes int) (string, error) {
 func DisplayNamePatch(name string) Patch {
 	return Patch{UserMetadata: map[string]any{DisplayNameKey: name}}
 }
+
+// isFormat reports a Unicode format character (category Cf).
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }

@@ -22,6 +22,9 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrLimit: a per-user bound was reached (songs per user, for instance).
 	ErrLimit = errors.New("limit reached")
+	// ErrNotQueued: a write that could not be made could not be stored in the retry queue either
+	// (its store failed). It comes with ErrUnavailable.
+	ErrNotQueued = errors.New("not queued")
 )
 
 // RateLimitError reports a 429 from the Management API. It matches ErrRateLimited.

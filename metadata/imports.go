@@ -1,11 +1,5 @@
 package metadata
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
-)
-
 // PlaysMode says how an imported play count meets a count already stored.
 type PlaysMode string
 
@@ -35,8 +29,8 @@ const (
 	ImportBadStored
 )
 
-// PlayCount is one user's imported play count.
-type PlayCount struct {
+// PlaysRow is one user's imported play count.
+type PlaysRow struct {
 	UserID string
 	Plays  int64
 }
@@ -54,20 +48,4 @@ type SongList struct {
 	UserID string
 	Part   int64
 	Names  []string
-}
-
-// UserIDForDisplay returns id, or when it holds an '@' (enterprise and SAML ids can embed an
-// email address) "sha256:" and the first 16 hex digits of its SHA-256, for logs and reports.
-func UserIDForDisplay(id string) string {
-	if !strings.Contains(id, "@") {
-		return id
-	}
-	return "sha256:" + UserIDHash(id)
-}
-
-// UserIDHash returns the first 16 hex digits of the SHA-256 of id: how logs name a user whose id
-// may hold an email address.
-func UserIDHash(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:8])
 }

@@ -125,6 +125,10 @@ func TestNormalizeText(t *testing.T) {
 		{"a\nb", "", false},
 		{string([]byte{0xff}), "", false},
 		{"Ünïcödé ♫", "Ünïcödé ♫", true},
+		{"admin\u202Egnp.exe", "", false}, // right-to-left override (Cf)
+		{"a\u200Bb", "", false},           // zero-width space (Cf)
+		{"\uFEFFname", "", false},         // byte-order mark (Cf)
+		{"a\u2066b\u2069", "", false},     // bidi isolates (Cf)
 	}
 	for _, tt := range tests {
 		got, err := metadata.NormalizeDisplayName(tt.in)

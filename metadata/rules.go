@@ -31,11 +31,33 @@ func (p Policy) Validate() error {
 // Input is what one login knows.
 type Input struct {
 	User User
-	// Plays is the user's play count; it is ignored unless PlaysKnown.
+	// Plays is the user's recorded play count; it is ignored unless PlaysKnown.
 	Plays int64
-	// PlaysKnown is false when the count could not be read: the roles then stay exactly as they
-	// are, so an outage never demotes anyone.
+	// PlaysKnown is true only for a count that was read and is recorded. It is false when the
+	// count could not be read (an outage: rule 5) or is not recorded at all (rule 6: the key is
+	// absent, for a new user or after Redis was emptied, restored or evicted keys). Either way
+	// playlist_editor stays exactly as it is: neither removed nor granted.
 	PlaysKnown bool
+	// PlaysAbsent reports, with PlaysKnown false, that the count was read and is not recorded,
+	// rather than unreadable. It changes no role; it sets Decision.KeptUnrecorded.
+	PlaysAbsent bool
+}
+
+// PlayCount is a user's play count as a store reads it.
+type PlayCount struct {
+	// N is the count; 0 when not Recorded.
+	N int64
+	// Recorded is false when no count is stored for the user (the key is absent).
+	Recorded bool
+}
+
+// WithPlays returns in with a count that was read: known when recorded, absent otherwise.
+func (in Input) WithPlays(c PlayCount) Input {
+	in.Plays, in.PlaysKnown, in.PlaysAbsent = c.N, c.Recorded, !c.Recorded
+	if !c.Recorded {
+		in.Plays = 0
+	}
+	return in
 }
 
 // Decision is the outcome of the rules for one login.
@@ -51,13 +73,17 @@ type Decision struct {
 	// RolesUntouched reports that app_metadata.roles holds a value that is neither an array nor a
 	// string, which the rules leave alone.
 	RolesUntouched bool
+	// KeptUnrecorded reports a user who holds playlist_editor while no play count is recorded
+	// (Input.PlaysAbsent): the role is kept (rule 6), and an operator may want to restore counts.
+	KeptUnrecorded bool
 }
 
 // Changed reports whether the decision changes anything.
 func (d Decision) Changed() bool { return !d.Patch.IsEmpty() }
 
 // Decide applies the rules of the sample, corrected:
-//  1. playlist_editor is held exactly when plays >= Threshold; every other role is kept as it is.
+//  1. playlist_editor is held exactly when a recorded count is >= Threshold; a count that is
+//     unreadable or not recorded changes no role; every other role is kept as it is.
 //  2. displayName is set to DefaultDisplayName only when it is missing, null or "".
 //  3. the patch carries only what changes, as whole top-level values.
 func (p Policy) Decide(in Input) Decision {
@@ -82,6 +108,8 @@ func (p Policy) Decide(in Input) Decision {
 			d.Patch.AppMetadata = map[string]any{RolesKey: raw}
 		}
 	}
+
+	d.KeptUnrecorded = in.PlaysAbsent && !in.PlaysKnown && slices.Contains(d.Roles, RolePlaylistEditor)
 
 	if _, has := in.User.DisplayName(); !has {
 		d.Patch.UserMetadata = map[string]any{DisplayNameKey: p.DefaultDisplayName}

@@ -146,3 +146,48 @@ func TestPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideUnrecordedCount holds CONTRACT rule 6: a count that is not recorded (the key is
+// absent) never demotes and never promotes, whatever the threshold; it still lets displayName
+// get its default.
+func TestDecideUnrecordedCount(t *testing.T) {
+	p := metadata.Policy{Threshold: 1, DefaultDisplayName: "user"}
+	absent := metadata.PlayCount{}
+	tests := []struct {
+		name     string
+		roles    any
+		wantKept bool
+	}{
+		{"editor kept", []any{"admin", "playlist_editor"}, true},
+		{"non-editor not promoted", []any{"admin"}, false},
+		{"no roles", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := user(tt.roles, nil)
+			d := p.Decide(metadata.Input{User: u}.WithPlays(absent))
+			if d.Patch.AppMetadata != nil || d.Promoted || d.Demoted {
+				t.Errorf("Decide(absent count) changes roles: %+v; want them untouched", d)
+			}
+			if !reflect.DeepEqual(d.Roles, u.Roles()) {
+				t.Errorf("Roles = %v; want the user's own %v", d.Roles, u.Roles())
+			}
+			if d.KeptUnrecorded != tt.wantKept {
+				t.Errorf("KeptUnrecorded = %v; want %v", d.KeptUnrecorded, tt.wantKept)
+			}
+			if d.Patch.UserMetadata["displayName"] != "user" {
+				t.Errorf("Patch.UserMetadata = %v; want the default name still given", d.Patch.UserMetadata)
+			}
+		})
+	}
+	// A recorded 0 is a count: it demotes.
+	d := p.Decide(metadata.Input{User: user([]any{"playlist_editor"}, "J")}.WithPlays(metadata.PlayCount{Recorded: true}))
+	if !d.Demoted || d.KeptUnrecorded {
+		t.Errorf("Decide(recorded 0, threshold 1) = %+v; want demoted", d)
+	}
+	// An unreadable count is not reported as unrecorded.
+	d = p.Decide(metadata.Input{User: user([]any{"playlist_editor"}, "J")})
+	if d.Demoted || d.KeptUnrecorded {
+		t.Errorf("Decide(unreadable count) = %+v; want roles kept, not reported as unrecorded", d)
+	}
+}

@@ -29,14 +29,20 @@ const (
 	ReasonQueue     = "queue"
 )
 
-// Outcome is what became of a Write that did not fail.
+// Outcome is what became of a Write that did not fail. Queued and Merged both mean "stored in the
+// retry queue"; only Queued means the Management API could not be reached.
 type Outcome int
 
 const (
 	// Written: the Management API accepted the PATCH.
 	Written Outcome = iota + 1
-	// Queued: the write is stored durably and a worker will apply it.
+	// Queued: the write could not be made now (rate limit, outage, breaker, configuration
+	// error); it is stored durably and a worker will apply it.
 	Queued
+	// Merged: the user already had a write pending or in flight, so this one joined it in the
+	// queue without a call, to keep the order of the user's writes; a worker applies it next. It
+	// is not a failure.
+	Merged
 )
 
 func (o Outcome) String() string {
@@ -45,6 +51,8 @@ func (o Outcome) String() string {
 		return "written"
 	case Queued:
 		return "queued"
+	case Merged:
+		return "merged"
 	}
 	return "unknown"
 }

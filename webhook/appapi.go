@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -66,7 +65,7 @@ func (s *Server) getPlays(c echo.Context) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	return c.String(http.StatusOK, strconv.FormatInt(n, 10))
+	return text(c, http.StatusOK, strconv.FormatInt(n, 10))
 }
 
 // recordPlay records one play for the caller. The play that reaches the threshold asks the
@@ -81,7 +80,7 @@ func (s *Server) recordPlay(c echo.Context) error {
 	}
 	if t := s.cfg.Policy.Threshold; n-1 < t && t <= n && s.deps.Rerunner != nil {
 		if err := s.deps.Rerunner.Rerun(ctx, caller, metadata.ReasonPlay, requestIDOf(c)); err != nil {
-			s.logWarn(c, "re-run after crossing the threshold failed", slog.String("error", err.Error()))
+			s.logWarn(c, "re-run after crossing the threshold failed", errAttr(err, caller))
 		}
 	}
 	return c.JSON(http.StatusOK, playsResponse{Plays: n})
@@ -98,7 +97,7 @@ func (s *Server) getFavGenre(c echo.Context) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	return c.String(http.StatusOK, g)
+	return text(c, http.StatusOK, g)
 }
 
 // setFavGenre sets the caller's favourite genre from {"genre": "..."}.
@@ -214,7 +213,7 @@ func (s *Server) putDisplayName(c echo.Context) error {
 		return unavailable("the Management API is not available", err)
 	}
 	status := http.StatusOK
-	if out == metadata.Queued {
+	if out == metadata.Queued || out == metadata.Merged {
 		status = http.StatusAccepted
 	}
 	return c.JSON(status, displayNameResponse{DisplayName: &name})

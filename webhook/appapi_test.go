@@ -271,6 +271,8 @@ func TestAppBadRequests(t *testing.T) {
 		{"wrong type", "POST", "/songs", `{"name":7}`, "application/json", 400, "bad_request"},
 		{"empty name", "POST", "/songs", `{"name":"   "}`, "application/json", 400, "bad_request"},
 		{"control character", "PUT", "/displayName", `{"displayName":"a\u0007b"}`, "application/json", 400, "bad_request"},
+		{"bidi override", "PUT", "/displayName", `{"displayName":"a\u202Eb"}`, "application/json", 400, "bad_request"},
+		{"zero-width genre", "PUT", "/genres/fav", `{"genre":"ja\u200Bzz"}`, "application/json", 400, "bad_request"},
 		{"name too long", "PUT", "/displayName", `{"displayName":"` + strings.Repeat("n", 65) + `"}`, "application/json", 400, "bad_request"},
 		{"trailing data", "PUT", "/genres/fav", `{"genre":"a"} {}`, "application/json; charset=utf-8", 400, "bad_request"},
 		{"body over the limit", "POST", "/songs", `{"name":"` + strings.Repeat("n", 600) + `"}`, "application/json", 413, "too_large"},

@@ -8,14 +8,16 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // steadyLogins answers every BeginLogin with the same count and never sees a replay, so that one
 // signed callout can be sent b.N times.
 type steadyLogins struct{ plays int64 }
 
-func (s steadyLogins) BeginLogin(context.Context, string, string, time.Duration) (int64, error) {
-	return s.plays, nil
+func (s steadyLogins) BeginLogin(context.Context, string, string, time.Duration) (metadata.PlayCount, error) {
+	return metadata.PlayCount{N: s.plays, Recorded: true}, nil
 }
 
 // BenchmarkCalloutNoChange measures the edge's own cost of the hot path (a refresh that changes

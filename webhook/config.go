@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,9 +89,10 @@ type Config struct {
 }
 
 // LoginStore claims a callout's jti and reads the play count in one round trip
-// (redisstore.Store). BeginLogin returns metadata.ErrReplay when the jti was seen before.
+// (redisstore.Store). BeginLogin returns metadata.ErrReplay when the jti was seen before, and a
+// count that is not Recorded when the key is absent (CONTRACT rule 6).
 type LoginStore interface {
-	BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (plays int64, err error)
+	BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (metadata.PlayCount, error)
 }
 
 // PlayStore reads and records play counts (redisstore.Store). RecordPlay returns the new count.
@@ -187,6 +189,11 @@ func (cfg *Config) validate(deps Deps) error {
 	}
 	if len(cfg.LegacySecret) > 0 && cfg.LegacyAudience == "" {
 		bad("legacy audience: required with the legacy secret")
+	}
+	for _, k := range cfg.CalloutSecrets {
+		if len(cfg.LegacySecret) > 0 && bytes.Equal(k, cfg.LegacySecret) {
+			bad("legacy secret: equal to a callout secret, so a callout token would pass as an app token")
+		}
 	}
 
 	if deps.Logins == nil {

@@ -11,7 +11,8 @@
 //
 //	POST /v1/post-login     callout token (HS256)  the decision (CONTRACT.md); plays is null when unknown
 //	GET  /healthz           none                   200 "ok" while the process serves
-//	GET  /readyz            none                   200 "ok" when Redis answers; 503 otherwise or after Drain
+//	GET  /readyz            none                   200 "ok" when Redis answers (a second line warns of a
+//	                                               maxmemory-policy that evicts keys); 503 otherwise or after Drain
 //	GET  /metrics           none                   Prometheus text format of Config.Registry
 //	GET  /openapi.yaml      none                   openapi.yaml: OpenAPI 3.1 of every route here (see OpenAPI)
 //	GET  /playlists/getPlays app token             the caller's play count, text/plain ("120")

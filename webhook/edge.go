@@ -7,12 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/rulehook/rulehook/metadata"
 )
 
 // MaxRequestIDBytes bounds an X-Request-Id accepted from a client.
@@ -151,15 +148,6 @@ func (s *Server) logWarn(c echo.Context, msg string, attrs ...slog.Attr) {
 		attrs = append(attrs, slog.String("request_id", st.id))
 	}
 	s.cfg.Logger.LogAttrs(context.WithoutCancel(c.Request().Context()), slog.LevelWarn, msg, attrs...)
-}
-
-// userAttr logs a user id, unless it holds an '@' (enterprise and SAML ids can embed an email
-// address): then only the first 16 hex digits of its SHA-256 are logged, as user_id_sha256.
-func userAttr(id string) slog.Attr {
-	if !strings.Contains(id, "@") {
-		return slog.String("user_id", id)
-	}
-	return slog.String("user_id_sha256", metadata.UserIDHash(id))
 }
 
 func statusLabel(code int) string {

@@ -171,7 +171,7 @@ func TestMetricsScrape(t *testing.T) {
 	text := rec.Body.String()
 	for _, want := range []string{
 		`rulehook_logins_total{outcome="ok",reason="written"} 2`,
-		`rulehook_logins_total{outcome="ok",reason="queued"} 1`,
+		`rulehook_logins_total{outcome="degraded",reason="queued"} 1`,
 		`rulehook_logins_total{outcome="ok",reason="unchanged"} 2`,
 		`rulehook_logins_total{outcome="ok",reason="action"} 0`,
 		`rulehook_logins_total{outcome="rejected",reason="replay"} 1`,

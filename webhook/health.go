@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,13 +12,31 @@ import (
 // readyTimeout bounds the Redis ping of /readyz.
 const readyTimeout = time.Second
 
+// PolicyReader reports Redis's maxmemory-policy (redisstore.Store): "" when the server refuses
+// CONFIG GET. When the Pinger implements it, /readyz names a policy that may evict play counts.
+type PolicyReader interface {
+	MaxmemoryPolicy(ctx context.Context) (string, error)
+}
+
+// EvictionWarning returns the warning for a Redis whose maxmemory-policy is policy, or "" when
+// the policy is noeviction or unknown ("").
+func EvictionWarning(policy string) string {
+	if policy == "" || policy == "noeviction" {
+		return ""
+	}
+	return fmt.Sprintf("redis maxmemory-policy is %q, not \"noeviction\": when Redis is full it deletes keys, "+
+		"play counts included; an evicted count is not recorded, so nobody is demoted but nobody is promoted "+
+		"until their count is restored (set maxmemory-policy noeviction)", policy)
+}
+
 // healthz answers 200 while the process serves; it checks nothing else.
 func (s *Server) healthz(c echo.Context) error {
-	return c.String(http.StatusOK, "ok")
+	return text(c, http.StatusOK, "ok")
 }
 
 // readyz answers 200 when Redis answers, 503 when it does not or when the server is draining. It
-// never depends on Auth0.
+// never depends on Auth0. A Redis that may evict keys is still ready; the answer's second line
+// warns about it.
 func (s *Server) readyz(c echo.Context) error {
 	if s.drain.Load() {
 		return newError(http.StatusServiceUnavailable, "draining", "the server is shutting down", nil)
@@ -28,5 +47,18 @@ func (s *Server) readyz(c echo.Context) error {
 		s.m.redisErrors.Inc()
 		return unavailable("redis does not answer", err)
 	}
-	return c.String(http.StatusOK, "ok")
+	body := "ok"
+	if pr, ok := s.deps.Pinger.(PolicyReader); ok {
+		if policy, err := pr.MaxmemoryPolicy(ctx); err == nil && EvictionWarning(policy) != "" {
+			body += "\nwarning: " + EvictionWarning(policy)
+		}
+	}
+	return text(c, http.StatusOK, body)
+}
+
+// text writes a plain-text answer with X-Content-Type-Options: nosniff, so that no browser reads
+// a user's own text (a genre, say) as HTML.
+func text(c echo.Context, code int, body string) error {
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return c.String(code, body)
 }

@@ -92,18 +92,19 @@ func (f *fakeStore) enter(ctx context.Context) error {
 	return err
 }
 
-func (f *fakeStore) BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (int64, error) {
+func (f *fakeStore) BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (metadata.PlayCount, error) {
 	if err := f.enter(ctx); err != nil {
-		return 0, err
+		return metadata.PlayCount{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := userID + "\x00" + jti
 	if f.jtis[key] {
-		return 0, metadata.ErrReplay
+		return metadata.PlayCount{}, metadata.ErrReplay
 	}
 	f.jtis[key] = true
-	return f.plays[userID], nil
+	n, ok := f.plays[userID]
+	return metadata.PlayCount{N: n, Recorded: ok}, nil
 }
 
 func (f *fakeStore) jtiUsed(userID, jti string) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,10 +124,10 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		if !s.cfg.FailOpen {
 			return outcomeError, reasonRedis, unavailable("the play count cannot be read", err)
 		}
-		s.logWarn(c, "plays unknown, roles kept", slog.String("error", err.Error()))
+		s.logWarn(c, "plays unknown, roles kept", errAttr(err, user.ID))
 		degraded = append(degraded, degradedRedis)
 	default:
-		li.in.Plays, li.in.PlaysKnown = plays, true
+		li.in = li.in.WithPlays(plays)
 	}
 
 	d := s.cfg.Policy.Decide(li.in)
@@ -139,8 +140,8 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		WrittenBy:    writtenByNone,
 		Degraded:     noneDegraded,
 	}
-	if li.in.PlaysKnown {
-		resp.Plays = &plays
+	if li.in.PlaysKnown || li.in.PlaysAbsent {
+		resp.Plays = &li.in.Plays
 	}
 	outcome, reason = outcomeOK, reasonUnchanged
 
@@ -162,21 +163,28 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 			if !s.cfg.FailOpen {
 				return outcomeError, reasonManagementAPI, unavailable("the user cannot be updated", err)
 			}
-			s.logWarn(c, "write failed, current roles kept", slog.String("error", err.Error()))
+			s.logWarn(c, "write failed, current roles kept", errAttr(err, user.ID))
 			resp.Roles = user.Roles()
 			resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
-			degraded = append(degraded, degradedManagementAPI)
+			degraded = notWritten(degraded, err)
 			break
 		}
 		resp.WrittenBy, reason = writtenByRulehook, reasonWritten
-		if out == metadata.Queued {
+		switch out {
+		case metadata.Queued: // CONTRACT "Degraded answers": the Management API was not reached
+			reason = reasonQueued
+			degraded = append(degraded, degradedManagementAPI)
+		case metadata.Merged: // behind the user's pending write: nothing failed
 			reason = reasonQueued
 		}
 	}
 
 	if len(degraded) > 0 {
 		resp.Degraded = degraded
-		outcome, reason = outcomeDegraded, degradedReason(degraded)
+		outcome = outcomeDegraded
+		if reason != reasonQueued {
+			reason = degradedReason(degraded)
+		}
 	}
 	if st := stateOf(c); st != nil {
 		st.add(slog.String("written_by", resp.WrittenBy))
@@ -208,6 +216,16 @@ func writeWithin(ctx context.Context, w Writer, wr metadata.Write) (metadata.Out
 			return 0, fmt.Errorf("management api write abandoned: %w", context.Cause(ctx))
 		}
 	}
+}
+
+// notWritten adds to degraded what failed for a write that was neither made nor queued: the
+// Management API, and Redis when the queue could not store it.
+func notWritten(degraded []string, err error) []string {
+	degraded = append(degraded, degradedManagementAPI)
+	if errors.Is(err, metadata.ErrNotQueued) && !slices.Contains(degraded, degradedRedis) {
+		degraded = append(degraded, degradedRedis)
+	}
+	return degraded
 }
 
 func degradedReason(degraded []string) string {

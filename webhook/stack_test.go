@@ -35,7 +35,13 @@ type stack struct {
 // tokens minted by the tenant carry it).
 func newStack(t *testing.T, mutate func(*Config)) *stack {
 	t.Helper()
-	rs := redistest.Start(t)
+	return newStackArgs(t, mutate)
+}
+
+// newStackArgs is newStack on a redis-server started with redisArgs.
+func newStackArgs(t *testing.T, mutate func(*Config), redisArgs ...string) *stack {
+	t.Helper()
+	rs := redistest.Start(t, redisArgs...)
 	rdb, err := redisstore.Open(redisstore.Options{URL: rs.URL(), Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("redisstore.Open: %v", err)
@@ -304,8 +310,9 @@ func TestStackHangsAnswerInTime(t *testing.T) {
 		s.seed(t, alice, 150, nil, map[string]any{"displayName": "A"})
 		s.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Status: 429, Reset: time.Now().Add(time.Minute)})
 		a := decodeAnswer(t, serve(s.srv.Handler(), s.callout(t, alice, nil, map[string]any{"displayName": "A"}).request(t)))
-		if a.WrittenBy != writtenByRulehook || len(a.Degraded) != 0 {
-			t.Errorf("answer = %s; want written_by rulehook (queued), not degraded", a.Raw)
+		if a.WrittenBy != writtenByRulehook || !jsonEqual(a.Degraded, []string{"management_api"}) ||
+			!jsonEqual(a.Roles, []string{"playlist_editor"}) {
+			t.Errorf("answer = %s; want the decided roles, written_by rulehook (queued), degraded management_api", a.Raw)
 		}
 	})
 	t.Run("redis frozen", func(t *testing.T) {

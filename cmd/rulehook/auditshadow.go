@@ -66,7 +66,7 @@ func shadowSummary(ctx context.Context, store *redisstore.Store, since, now time
 		if e.Reason != metadata.ReasonShadow || e.Time.Before(rep.Since) {
 			continue
 		}
-		id := metadata.UserIDForDisplay(e.UserID)
+		id := metadata.LogID(e.UserID)
 		for _, k := range kindsOf(e.Changes) {
 			if ex := rep.Examples[k]; len(ex) < shadowSamples && !slices.Contains(ex, id) {
 				rep.Examples[k] = append(ex, id)

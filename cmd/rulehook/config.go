@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -250,6 +251,9 @@ func readAppAPI(r *envReader, c *config) {
 	c.LegacyIssuer = r.str("API_LEGACY_ISSUER", "")
 	if (c.LegacySecret == nil) != (c.LegacyAudience == "") {
 		r.problem("API_LEGACY_HS256_SECRET and API_LEGACY_AUDIENCE go together: set both or neither")
+	}
+	if c.LegacySecret != nil && (bytes.Equal(c.LegacySecret, c.CalloutSecret) || bytes.Equal(c.LegacySecret, c.CalloutSecretPrevious)) {
+		r.problem("API_LEGACY_HS256_SECRET must differ from CALLOUT_SECRET and CALLOUT_SECRET_PREVIOUS: a callout token would pass as an app token")
 	}
 }
 

@@ -29,7 +29,9 @@ func startDevConsole(t *testing.T, extra map[string]string) string {
 	out, logs := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	state := filepath.Join(t.TempDir(), "dev.json")
-	go func() { done <- run(ctx, []string{"dev", "--state", state}, func(k string) string { return env[k] }, out, logs) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--state", state}, func(k string) string { return env[k] }, out, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -29,6 +29,7 @@ type mgmtCollector struct {
 	calls, tokens, tokenErrors, writes, entries *prometheus.Desc
 	gateClosed, gateRemaining, breaker          *prometheus.Desc
 	depth, overdue, queueError                  *prometheus.Desc
+	configErrors, configParked                  *prometheus.Desc
 }
 
 // breakerStates are the values of rulehook_mgmt_breaker_state's state label.
@@ -57,6 +58,8 @@ func registerMgmtMetrics(reg prometheus.Registerer, w *mgmt.Writer) {
 		depth:         d("rulehook_queue_depth", "Users with a metadata write waiting in the retry queue (absent when Redis cannot be read)."),
 		overdue:       d("rulehook_queue_overdue_seconds", "How long the most overdue retry-queue entry has waited for a worker (absent when Redis cannot be read)."),
 		queueError:    d("rulehook_queue_scrape_error", "1 when this scrape could not read the retry queue from Redis, else 0."),
+		configErrors:  d("rulehook_mgmt_config_errors_total", "Management API answers that are configuration errors (403, or a 401 a fresh token did not cure)."),
+		configParked:  d("rulehook_mgmt_config_error", "1 while a Management API configuration error is unresolved: writes wait in the queue (see the ERROR log line for the missing scope)."),
 	})
 }
 
@@ -91,6 +94,8 @@ func (c *mgmtCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, b := range breakerStates {
 		gauge(c.breaker, boolFloat(s.Breaker == b.s), b.label)
 	}
+	counter(c.configErrors, s.ConfigErrors)
+	gauge(c.configParked, boolFloat(s.ConfigParked))
 	c.collectQueue(gauge)
 }
 

@@ -47,7 +47,7 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	o.Policy = cfg.Policy
-	o.Changes, o.Progress = env.stdout, env.stderr
+	o.Changes, o.Unrecorded, o.Progress = env.stdout, env.stdout, env.stderr
 	sum, err := reconcile.Run(ctx, o, reconcile.Deps{
 		Users: w, Plays: store, Writer: w, Checkpoints: store, Fresh: w,
 		Gate: reconcile.GateFunc(func() (bool, time.Time) {

@@ -158,6 +158,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(addr
 // edge's handler, or dev's console in front of it), and closes the stack.
 func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main http.Handler, ready func(addr string)) error {
 	defer s.rdb.Close()
+	checked := make(chan struct{})
+	go func() { defer close(checked); warnEviction(ctx, s.store, logger) }()
+	defer func() { <-checked }()
 
 	metricsHandler := http.Handler(nil)
 	if cfg.MetricsAddr != "" {
@@ -197,6 +200,26 @@ func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main
 	stopWork()
 	workers.Wait()
 	return err
+}
+
+// evictionCheckTimeout bounds the start-up check of Redis's maxmemory-policy.
+const evictionCheckTimeout = 2 * time.Second
+
+// warnEviction logs a warning when Redis may evict play counts (maxmemory-policy other than
+// noeviction). A Redis that is down or refuses CONFIG GET is not checked: /readyz reports the
+// first, and the second is common on managed Redis.
+func warnEviction(ctx context.Context, store *redisstore.Store, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, evictionCheckTimeout)
+	defer cancel()
+	policy, err := store.MaxmemoryPolicy(ctx)
+	switch {
+	case err != nil:
+		logger.Debug("redis maxmemory-policy not checked at start", "error", err.Error())
+	case policy == "":
+		logger.Info("redis refuses CONFIG GET: maxmemory-policy not checked (it should be noeviction)")
+	case webhook.EvictionWarning(policy) != "":
+		logger.Warn(webhook.EvictionWarning(policy), "maxmemory_policy", policy)
+	}
 }
 
 func workerName(i int) string {

@@ -95,7 +95,7 @@ func checkShadowAudit(t *testing.T, r *redistest.Server) {
 	}
 	sum := auditCmd(t, r, "--shadow", "--since", "1h")
 	for _, want := range []string{"logins seen   7", "agreed        3 (42.9%)", "disagreed     4",
-		"promote      3   e.g. ", "auth0|sh-promote", "sha256:" + metadata.UserIDHash("samlp|corp|jane@example.com"),
+		"promote      3   e.g. ", "auth0|sh-promote", metadata.LogID("samlp|corp|jane@example.com"),
 		"demote       1   e.g. auth0|sh-demote", "display_name 1   e.g. sha256:"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("audit --shadow lacks %q:\n%s", want, sum)

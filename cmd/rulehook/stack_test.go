@@ -92,6 +92,7 @@ func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string
 		if err := s.stop(); err != nil {
 			t.Errorf("serve returned %v after a clean stop; want nil\nlogs:\n%s", err, s.logs)
 		}
+		checkNoEmails(t, s.logs.String())
 	})
 	waitFor(t, 5*time.Second, func() error {
 		select {
@@ -254,6 +255,17 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// checkNoEmails fails the test for every log line that holds an '@': no email, email-bearing
+// user id, token or secret is ever logged (issue 11 item 6). Every full-loop test runs it.
+func checkNoEmails(t *testing.T, logs string) {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "@") {
+			t.Errorf("log line holds an '@': %s", line)
+		}
+	}
 }
 
 type syncBuffer struct {

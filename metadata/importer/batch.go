@@ -18,12 +18,12 @@ type valueBatch[T any] struct {
 	nums  []int64
 }
 
-func newPlaysBatch(r *runner, ks *KindSummary) *valueBatch[metadata.PlayCount] {
-	return &valueBatch[metadata.PlayCount]{r: r, ks: ks, check: checkPlays,
-		write: func(ctx context.Context, rows []metadata.PlayCount) ([]metadata.ImportOutcome, error) {
+func newPlaysBatch(r *runner, ks *KindSummary) *valueBatch[metadata.PlaysRow] {
+	return &valueBatch[metadata.PlaysRow]{r: r, ks: ks, check: checkPlays,
+		write: func(ctx context.Context, rows []metadata.PlaysRow) ([]metadata.ImportOutcome, error) {
 			return r.st.ImportPlays(ctx, r.opts.Mode, rows)
 		},
-		user: func(p metadata.PlayCount) string { return p.UserID }}
+		user: func(p metadata.PlaysRow) string { return p.UserID }}
 }
 
 func newGenresBatch(r *runner, ks *KindSummary) *valueBatch[metadata.UserValue] {

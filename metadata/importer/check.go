@@ -24,19 +24,19 @@ func checkUser(r Row) string {
 	return ""
 }
 
-func checkPlays(r Row) (metadata.PlayCount, string) {
+func checkPlays(r Row) (metadata.PlaysRow, string) {
 	if why := checkUser(r); why != "" {
-		return metadata.PlayCount{}, why
+		return metadata.PlaysRow{}, why
 	}
 	v := strings.TrimSpace(r.Value)
 	if r.NullValue || v == "" || strings.TrimLeft(v, "0123456789") != "" {
-		return metadata.PlayCount{}, "plays is not a non-negative integer"
+		return metadata.PlaysRow{}, "plays is not a non-negative integer"
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n > metadata.MaxImportedPlays {
-		return metadata.PlayCount{}, "plays is larger than 2^53"
+		return metadata.PlaysRow{}, "plays is larger than 2^53"
 	}
-	return metadata.PlayCount{UserID: r.UserID, Plays: n}, ""
+	return metadata.PlaysRow{UserID: r.UserID, Plays: n}, ""
 }
 
 func checkGenre(r Row) (metadata.UserValue, string) {

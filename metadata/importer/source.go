@@ -44,7 +44,7 @@ type Source interface {
 
 // Store writes imported data (redisstore.Store). Each call is one batch; results are in order.
 type Store interface {
-	ImportPlays(ctx context.Context, mode metadata.PlaysMode, rows []metadata.PlayCount) ([]metadata.ImportOutcome, error)
+	ImportPlays(ctx context.Context, mode metadata.PlaysMode, rows []metadata.PlaysRow) ([]metadata.ImportOutcome, error)
 	ImportGenres(ctx context.Context, rows []metadata.UserValue) ([]metadata.ImportOutcome, error)
 	ImportSongs(ctx context.Context, run string, lists []metadata.SongList) ([]int, error)
 }

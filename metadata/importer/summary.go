@@ -71,7 +71,7 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "skipped rows (%d; the first %d):\n", s.Skipped, len(s.Named))
 		for _, b := range s.Named {
-			fmt.Fprintf(w, "  %s row %d, user %q: %s\n", b.Kind, b.Num, metadata.UserIDForDisplay(b.UserID), b.Reason)
+			fmt.Fprintf(w, "  %s row %d, user %q: %s\n", b.Kind, b.Num, metadata.LogID(b.UserID), b.Reason)
 		}
 	}
 	fmt.Fprintf(w, "done in %s\n", s.Elapsed.Round(time.Millisecond))

@@ -20,8 +20,8 @@ import (
 type failKind int
 
 const (
-	// kindTenant: 5xx, 401/403/408, a timeout, a network or token failure, the breaker open. Retried
-	// later; counts against the breaker.
+	// kindTenant: 5xx, 408, a timeout, a network or token failure, the breaker open, a 200 whose
+	// body is not the user asked for. Retried later; counts against the breaker.
 	kindTenant failKind = iota + 1
 	// kindRateLimited: a 429, or the gate closed. Retried after the reset.
 	kindRateLimited
@@ -32,9 +32,16 @@ const (
 	kindNotFound
 	// kindCanceled: the caller's context was canceled before an answer.
 	kindCanceled
+	// kindConfig: a 403, or a 401 that a fresh token did not cure: the credentials or the grant's
+	// scopes are wrong. Parked (see parkLot) and retried after Config.ConfigRetry.
+	kindConfig
 )
 
-var errBreakerOpen = errors.New("circuit breaker open")
+var (
+	errBreakerOpen = errors.New("circuit breaker open")
+	// errReadOK marks a read that succeeded, for the breaker to exclude.
+	errReadOK = errors.New("read succeeded")
+)
 
 // callError is a failed Management API call. It never carries the upstream body. It wraps the
 // metadata sentinel of its kind (a *metadata.RateLimitError when rate limited) and the cause.
@@ -52,6 +59,10 @@ func (e *callError) Error() string {
 	switch {
 	case e.noCall && e.kind == kindRateLimited:
 		msg += ": not sent, rate limited until " + e.reset.UTC().Format(time.RFC3339)
+	case e.noCall && e.kind == kindConfig:
+		msg += ": not sent, configuration error, retried at " + e.reset.UTC().Format(time.RFC3339)
+	case e.kind == kindConfig:
+		msg += fmt.Sprintf(": answered %d (configuration error)", e.status)
 	case e.noCall:
 		msg += ": not sent"
 	case e.status != 0:
@@ -99,8 +110,12 @@ func breakerSuccess(err error) bool {
 }
 
 // breakerExcluded: a 429 says nothing about the tenant's health (the gate handles it), nor does
-// a caller giving up.
+// a caller giving up, nor a read that succeeded (the breaker counts write failures, and a
+// tenant that serves reads may still fail every write).
 func breakerExcluded(err error) bool {
+	if errors.Is(err, errReadOK) {
+		return true
+	}
 	k := kindOf(err)
 	return err != nil && (k == kindRateLimited || k == kindCanceled)
 }
@@ -111,14 +126,25 @@ type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.
 
 // call runs do once: not at all while the gate is closed or the breaker open, otherwise with a
 // cached token, without go-auth0's retrier (whose sleeps ignore the context), and bounded by ctx.
+// A configuration error parks the calls of its kind: they are not made until it ends.
 func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
 	if closed, reset := w.gate.closed(); closed {
 		return &callError{op: op, kind: kindRateLimited, reset: reset, noCall: true}
 	}
+	if parked, until := w.park.blocked(op); parked {
+		return &callError{op: op, kind: kindConfig, reset: until, noCall: true}
+	}
 	_, err := w.breaker.Execute(func() (struct{}, error) {
-		return struct{}{}, w.attempt(ctx, op, do)
+		err := w.attempt(ctx, op, do)
+		if err == nil && classOf(op) == classRead {
+			return struct{}{}, errReadOK // excluded: a read that succeeds says nothing of writes
+		}
+		return struct{}{}, err
 	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+	switch {
+	case errors.Is(err, errReadOK):
+		return nil
+	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 		return &callError{op: op, kind: kindTenant, noCall: true, cause: errBreakerOpen}
 	}
 	return err
@@ -127,15 +153,46 @@ func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
 func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 	token, err := w.tokens.Token(ctx)
 	if err != nil {
-		w.stats.tokenErrors.Add(1)
-		var ans *answerError
-		if errors.As(err, &ans) && ans.status == http.StatusTooManyRequests {
-			w.gate.observe(ans.status, ans.header)
-			_, reset := w.gate.closed()
-			return &callError{op: op, kind: kindRateLimited, reset: reset, cause: err}
-		}
-		return &callError{op: op, kind: ctxKind(ctx), cause: err}
+		return w.tokenFailure(ctx, op, err)
 	}
+	err = w.send(ctx, op, do, token)
+	if statusOf(err) == http.StatusUnauthorized && w.tokens.refreshFor(token) {
+		if token, err = w.tokens.Token(ctx); err != nil {
+			return w.tokenFailure(ctx, op, err)
+		}
+		err = w.send(ctx, op, do, token)
+	}
+	switch status := statusOf(err); {
+	case err == nil:
+		w.park.clear(op)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		ce := err.(*callError)
+		ce.kind, ce.reset = kindConfig, w.park.park(op, status, missingScopes(ce.cause))
+		ce.cause = nil // the upstream body stays out of every error string
+	}
+	return err
+}
+
+// tokenFailure sorts a call that got no token. The token endpoint refusing the credentials (401)
+// or the grant (403) is a configuration error that parks every call.
+func (w *Writer) tokenFailure(ctx context.Context, op string, err error) error {
+	w.stats.tokenErrors.Add(1)
+	var ans *answerError
+	switch {
+	case errors.As(err, &ans) && ans.status == http.StatusTooManyRequests:
+		w.gate.observe(ans.status, ans.header)
+		_, reset := w.gate.closed()
+		return &callError{op: op, kind: kindRateLimited, reset: reset, cause: err}
+	case errors.As(err, &ans) && (ans.status == http.StatusUnauthorized || ans.status == http.StatusForbidden):
+		until := w.park.park(opToken, ans.status, nil)
+		return &callError{op: op, kind: kindConfig, status: ans.status, reset: until, cause: err}
+	}
+	return &callError{op: op, kind: ctxKind(ctx), cause: err}
+}
+
+// send makes one request with token and sorts its failure. A 401 or 403 comes back as kindTenant
+// with the upstream error as cause; attempt decides whether it is a configuration error.
+func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) error {
 	// WithoutRetries must be given per request: go-auth0 v3.4.0 ignores it at client level.
 	status, header, err := do(ctx, option.WithToken(token), option.WithoutRetries())
 	if err == nil {
@@ -161,22 +218,25 @@ func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 	case status == http.StatusTooManyRequests:
 		e.kind = kindRateLimited
 		_, e.reset = w.gate.closed()
-	case status == http.StatusRequestTimeout:
-		e.kind = kindTenant
-	case status == http.StatusUnauthorized:
-		w.tokens.Invalidate(token)
-		e.kind = kindTenant
-	case status == http.StatusForbidden:
-		w.log.Error("management api refused the client: does the M2M application have read:users and update:users?", "op", op)
-		e.kind = kindTenant
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		e.kind, e.cause = kindTenant, err
 	case status == http.StatusNotFound:
 		e.kind = kindNotFound
-	case status >= 400 && status < 500:
+	case status >= 400 && status < 500 && status != http.StatusRequestTimeout:
 		e.kind = kindInvalid
 	default:
 		e.kind = kindTenant
 	}
 	return e
+}
+
+// statusOf is the HTTP status of a failed call, 0 when there was none.
+func statusOf(err error) int {
+	var ce *callError
+	if errors.As(err, &ce) {
+		return ce.status
+	}
+	return 0
 }
 
 // ctxKind tells a caller that went away from a tenant that did not answer in time.
@@ -226,26 +286,41 @@ func (w *Writer) patchUser(ctx context.Context, id string, p metadata.Patch) err
 }
 
 // getUser reads the user's id and metadata (not the profile: no email crosses this package).
+// The answer is decoded with metadata.DecodeUser (exact keys, CONTRACT rule 7); a body that is not
+// the user asked for (another or no user_id, metadata that is not an object) is a tenant error:
+// retried later, never acted on.
 func (w *Writer) getUser(ctx context.Context, id string) (metadata.User, error) {
 	fields, include := "user_id,app_metadata,user_metadata", true
 	req := &management.GetUserRequestParameters{Fields: &fields, IncludeFields: &include}
-	u := metadata.User{ID: id}
+	raw := "null"
 	err := w.call(ctx, "GET user", func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error) {
 		resp, err := w.api.Users.WithRawResponse.Get(ctx, id, req, opts...)
 		if err != nil {
 			return 0, nil, err
 		}
-		if b := resp.Body; b != nil {
-			if b.AppMetadata != nil {
-				u.AppMetadata = *b.AppMetadata
-			}
-			if b.UserMetadata != nil {
-				u.UserMetadata = *b.UserMetadata
-			}
+		if resp.Body != nil {
+			raw = resp.Body.String() // go-auth0 keeps the answer's JSON as it came
 		}
 		return resp.StatusCode, resp.Header, nil
 	})
-	return u, err
+	if err != nil {
+		return metadata.User{}, err
+	}
+	return checkedUser("GET user", id, raw)
+}
+
+// checkedUser decodes a user from the JSON of an answer and checks that it is the user asked for
+// when want is not "".
+func checkedUser(op, want, raw string) (metadata.User, error) {
+	u, err := metadata.DecodeUser([]byte(raw))
+	switch {
+	case err != nil:
+		return metadata.User{}, &callError{op: op, kind: kindTenant, status: http.StatusOK, cause: err}
+	case want != "" && u.ID != want:
+		return metadata.User{}, &callError{op: op, kind: kindTenant, status: http.StatusOK,
+			cause: errors.New("the answer is not the user asked for")}
+	}
+	return u, nil
 }
 
 // answerTransport hands the answers go-auth0's retrier acts on (408, 429, 5xx) back as an

@@ -45,11 +45,17 @@ type Config struct {
 	// X-RateLimit-Reset before its next call, leaving the last calls of the window to logins.
 	// 0 means DefaultLowRemaining; negative disables the pacing.
 	LowRemaining int
-	// BreakerFailures consecutive 5xx, timeouts or network errors open the circuit breaker
+	// BreakerFailures consecutive failed calls (5xx, timeouts, network errors, configuration
+	// errors; a read that succeeds is not counted, so reads never close it) open the circuit breaker
 	// (default DefaultBreakerFailures); it stays open for BreakerOpen (default DefaultBreakerOpen),
 	// then lets one call probe the tenant.
 	BreakerFailures uint32
 	BreakerOpen     time.Duration
+	// ConfigRetry is how long calls of a kind (reads or writes) wait after a configuration error
+	// (a 403, or a 401 that a fresh token did not cure), default DefaultConfigRetry. Writes are
+	// queued meanwhile and the worker tries again after it; each such wait logs one ERROR line
+	// naming the missing scope (see Writer.ConfigError).
+	ConfigRetry time.Duration
 	// Logger receives JSON-friendly records; nil discards them. No token, secret or email is
 	// ever logged; user ids are.
 	Logger *slog.Logger
@@ -98,6 +104,12 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	}
 	if c.BreakerOpen < 0 {
 		errs = append(errs, fmt.Errorf("breaker open time must be positive, got %s", c.BreakerOpen))
+	}
+	if c.ConfigRetry == 0 {
+		c.ConfigRetry = DefaultConfigRetry
+	}
+	if c.ConfigRetry < 0 {
+		errs = append(errs, fmt.Errorf("config retry must be positive, got %s", c.ConfigRetry))
 	}
 	if u != nil && c.Audience == "" {
 		c.Audience = u.String() + "/api/v2/"

@@ -5,6 +5,11 @@
 // queue, re-running the rules on the user's current state so that a late retry never applies a
 // stale decision.
 //
+// A 403, or a 401 that one fresh token does not cure, is a configuration error, not an outage:
+// the calls of its kind are parked for Config.ConfigRetry (writes go to the queue meanwhile),
+// each parking logs one ERROR line naming the missing scope, and Writer.ConfigError reports it.
+// Every user body is decoded with metadata.DecodeUser and checked to be the user asked for.
+//
 // It imports go-auth0, gobreaker, package metadata and the standard library. The queue, the play
 // counts and the audit trail are reached through the small interfaces declared here (Queue,
 // PlayReader, Auditor), which metadata/redisstore implements. Errors returned to callers wrap the
@@ -24,4 +29,10 @@
 // written directly. Routed through the queue, explicit values merge newest-wins and rule writes
 // become a re-run of the rules on the state the worker reads just before it PATCHes, so the
 // outcome is the same whatever order the writes arrived in.
+//
+// An explicit write (Write.Explicit) goes one step further when the Queue implements HoldQueue:
+// it is first stored as the user's entry, leased to the writer itself, then PATCHed, then
+// acknowledged. A newer write that arrives while that PATCH is in flight finds the entry and
+// merges into it; the worker applies it only after the PATCH has ended, whether it succeeded or
+// failed slowly with a 429. The newest value is therefore always the last one written.
 package mgmt

@@ -206,6 +206,6 @@ func (a *auditLog) all() []metadata.AuditEntry {
 // failingPlays is a PlayReader for the odd case of a play count that cannot be read.
 type failingPlays struct{}
 
-func (failingPlays) Plays(context.Context, string) (int64, error) {
-	return 0, errors.Join(metadata.ErrUnavailable, errors.New("emulated redis outage"))
+func (failingPlays) PlayCount(context.Context, string) (metadata.PlayCount, error) {
+	return metadata.PlayCount{}, errors.Join(metadata.ErrUnavailable, errors.New("emulated redis outage"))
 }

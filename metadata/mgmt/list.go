@@ -17,7 +17,9 @@ const MaxPerPage = 100
 // ListUsers reads one page of the tenant's users (GET /api/v2/users with page, per_page and
 // include_totals), page counted from 0, perPage between 1 and MaxPerPage, in the tenant's default
 // deterministic order. Only user_id, app_metadata and user_metadata are asked for: no email
-// crosses this package. total is the tenant's user count as the API reports it.
+// crosses this package. Each user is decoded with metadata.DecodeUser (exact keys, CONTRACT rule
+// 7); a page holding a user that does not decode (no user_id, metadata that is not an object) is
+// a tenant error (metadata.ErrUnavailable). total is the tenant's user count as the API reports it.
 //
 // Auth0 serves this listing from its search index, which lags writes by a few seconds, and lets a
 // client page through its first 1000 users only (a later page answers 400, here an error wrapping
@@ -46,29 +48,38 @@ func (w *Writer) ListUsers(ctx context.Context, page, perPage int) (users []meta
 		PerPage:       &perPage,
 	}
 	req.SetPage(&page)
+	var results []*management.UserResponseSchema
 	err = w.call(callCtx, "GET users", func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error) {
 		p, err := w.api.Users.List(ctx, req, opts...)
 		if err != nil {
 			return 0, nil, err
 		}
-		users = make([]metadata.User, 0, len(p.Results))
-		for _, u := range p.Results {
-			if u == nil {
-				continue
-			}
-			users = append(users, metadata.User{
-				ID:           u.GetUserID(),
-				AppMetadata:  u.GetAppMetadata(),
-				UserMetadata: u.GetUserMetadata(),
-			})
-		}
+		results = p.Results
 		if p.Response != nil {
 			total = int(p.Response.GetTotal())
 		}
 		return p.StatusCode, p.Header, nil
 	})
+	if err == nil {
+		users, err = decodeUsers(results)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("mgmt: list users page %d: %w", page, err)
 	}
 	return users, total, nil
+}
+
+func decodeUsers(results []*management.UserResponseSchema) ([]metadata.User, error) {
+	users := make([]metadata.User, 0, len(results))
+	for _, raw := range results {
+		if raw == nil {
+			continue
+		}
+		u, err := checkedUser("GET users", "", raw.String()) // the user's JSON as it came
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
 }

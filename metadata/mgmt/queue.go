@@ -35,11 +35,21 @@ type PendingQueue interface {
 	Pending(ctx context.Context, userID string) (metadata.QueueEntry, error)
 }
 
+// HoldQueue is implemented by a Queue that can store an entry already leased to its writer
+// (redisstore.Store does). With it, an explicit write (a displayName the user chose) is first
+// held in the queue, then PATCHed, then acknowledged: every later write of that user merges into
+// the held entry instead of racing the PATCH, so the newest value wins whatever order the PATCHes
+// fail or succeed in (see the package documentation). Hold returns held false, storing nothing,
+// when the user has an entry already.
+type HoldQueue interface {
+	Hold(ctx context.Context, e metadata.QueueEntry, consumer string, lease time.Duration) (metadata.QueueEntry, bool, error)
+}
+
 // PlayReader reads a user's play count, for the worker's re-run of the rules.
 type PlayReader interface {
-	// Plays returns the count; a missing count may be 0 or an error wrapping metadata.ErrNotFound,
-	// both read as 0. Any other error leaves the entry queued: an outage never demotes anyone.
-	Plays(ctx context.Context, userID string) (int64, error)
+	// PlayCount returns the count, not Recorded when none is stored: the roles are then left as
+	// they are (CONTRACT rule 6). An error leaves the entry queued: an outage never demotes anyone.
+	PlayCount(ctx context.Context, userID string) (metadata.PlayCount, error)
 }
 
 // Auditor records the metadata changes rulehook makes (optional).

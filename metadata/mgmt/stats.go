@@ -58,6 +58,10 @@ type Stats struct {
 	// Worker outcomes per queue entry: PATCHed, nothing to change, dropped (user gone or patch
 	// refused), put back for a later attempt.
 	Applied, Unchanged, Dropped, Retried int64
+	// ConfigErrors counts configuration-error answers (403, or a 401 a fresh token did not cure);
+	// ConfigParked is true while one is unresolved (see Writer.ConfigError).
+	ConfigErrors int64
+	ConfigParked bool
 }
 
 type counters struct {
@@ -86,6 +90,7 @@ func (c *counters) count(status int) {
 // Stats returns the writer's counters and state. It makes no call.
 func (w *Writer) Stats() Stats {
 	gate := w.gate.state()
+	_, parked := w.park.current()
 	return Stats{
 		Calls2xx:      w.stats.c2xx.Load(),
 		Calls4xx:      w.stats.c4xx.Load(),
@@ -103,6 +108,8 @@ func (w *Writer) Stats() Stats {
 		Unchanged:     w.stats.unchanged.Load(),
 		Dropped:       w.stats.dropped.Load(),
 		Retried:       w.stats.retr.Load(),
+		ConfigErrors:  w.park.count(),
+		ConfigParked:  parked,
 	}
 }
 

@@ -38,7 +38,11 @@ type tokenSource struct {
 	mu       sync.Mutex
 	cur      grant // cur.expiry: renew from here on
 	inflight *tokenFetch
+	forced   time.Time // last refresh forced by a 401
 }
+
+// forcedRefreshEvery bounds the token refreshes that 401 answers cause: at most one per 30 s.
+const forcedRefreshEvery = 30 * time.Second
 
 // grant is one access token with the scopes the tenant granted it.
 type grant struct {
@@ -82,13 +86,25 @@ func (s *tokenSource) grant(ctx context.Context) (grant, error) {
 	}
 }
 
-// Invalidate drops the cached token when the API refused it (401), so the next call fetches anew.
-func (s *tokenSource) Invalidate(token string) {
+// refreshFor is called after the API refused token with 401. It returns true when the caller
+// should try once more with Token: another caller has replaced the token already, or a refresh
+// is allowed (none was forced in the last forcedRefreshEvery) and token has been dropped. False
+// means the refusal survives a fresh token: a configuration error.
+func (s *tokenSource) refreshFor(token string) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur.token != "" && s.cur.token != token {
+		return true
+	}
+	now := s.now()
+	if !s.forced.IsZero() && now.Sub(s.forced) < forcedRefreshEvery {
+		return false
+	}
+	s.forced = now
 	if s.cur.token == token {
 		s.cur = grant{}
 	}
-	s.mu.Unlock()
+	return true
 }
 
 // fetch runs detached from any one caller, so a caller giving up does not fail the others.

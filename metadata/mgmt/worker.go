@@ -81,10 +81,13 @@ func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error
 //
 // For each claimed entry it reads the user (404: the entry is dropped), applies the entry's
 // explicit values, re-runs the rules with the current play count when the entry asks for it (a
-// play count that cannot be read leaves the entry queued: no demotion on an outage), and PATCHes
+// play count that cannot be read leaves the entry queued: no demotion on an outage; one that is
+// not recorded leaves the roles as they are, CONTRACT rule 6), and PATCHes
 // only what differs from the user's current metadata (no call when nothing does). Success is
 // acknowledged (Done) and audited with Reason metadata.ReasonQueue; a 429 gives the entry back
-// until the reset, a 5xx, timeout or network error until an exponential backoff, a 4xx drops it.
+// until the reset, a 5xx, timeout, network error or a 200 that is not the user asked for until an
+// exponential backoff, a configuration error (403, or a 401 a fresh token did not cure) until
+// Config.ConfigRetry has passed, and another 4xx drops it.
 // While the gate is closed, the rate-limit window nearly spent, or the breaker open, the worker
 // makes no call and waits, without spinning.
 func (w *Writer) RunWorker(ctx context.Context, consumer string, opts WorkerOptions) error {
@@ -134,28 +137,31 @@ func (k *worker) step(ctx context.Context) {
 	}
 }
 
-// pause is how long the worker must wait before any call: the gate, the pacing, the breaker.
+// pause is how long the worker must wait before any call: the gate, the pacing, the breaker, a
+// parked configuration error (of reads or of writes: an entry needs both).
 func (k *worker) pause() time.Duration {
 	wait, _ := k.w.gate.workerWait()
 	if wait <= 0 && k.w.breaker.State() == gobreaker.StateOpen {
 		wait = k.opts.Poll
+	}
+	for _, op := range []string{"GET user", "PATCH user"} {
+		if parked, until := k.w.park.blocked(op); parked {
+			wait = max(wait, until.Sub(k.w.cfg.Now()))
+		}
 	}
 	return wait
 }
 
 func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	w := k.w
-	var plays int64
+	var plays metadata.PlayCount
 	if e.Rerun {
-		p, err := w.plays.Plays(ctx, e.UserID)
-		switch {
-		case err == nil:
-			plays = p
-		case errors.Is(err, metadata.ErrNotFound):
-		default:
+		p, err := w.plays.PlayCount(ctx, e.UserID)
+		if err != nil {
 			k.retry(ctx, e, k.backoff(e.Attempts), "play count unavailable", err)
 			return
 		}
+		plays = p
 	}
 	if !k.turn(ctx, e) {
 		return
@@ -167,7 +173,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	}
 	patch := changedOnly(e.Explicit, u)
 	if e.Rerun {
-		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u), Plays: plays, PlaysKnown: true})
+		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u)}.WithPlays(plays))
 		patch = patch.Merge(d.Patch)
 	}
 	if patch.IsEmpty() {
@@ -191,7 +197,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	}
 	w.stats.applied.Add(1)
 	k.done(ctx, e)
-	w.log.Info("queued write applied", "user_id", e.UserID, "version", e.Version, "attempts", e.Attempts,
+	w.log.Info("queued write applied", metadata.UserAttr(e.UserID), "version", e.Version, "attempts", e.Attempts,
 		"reason", e.Reason, "request_id", e.RequestID)
 	w.audit(context.WithoutCancel(ctx), e.UserID, metadata.ReasonQueue, e.RequestID, patch.Changes(u))
 }
@@ -239,6 +245,8 @@ func (k *worker) failed(ctx context.Context, e metadata.QueueEntry, err error) {
 		k.retry(ctx, e, until, "rate limited", err)
 	case kindCanceled:
 		k.retry(ctx, e, k.w.cfg.Now(), "worker stopping", err)
+	case kindConfig: // kept, and tried again when the parking ends (Config.ConfigRetry)
+		k.retry(ctx, e, ce.reset, "configuration error", err)
 	default:
 		k.retry(ctx, e, k.backoff(e.Attempts), "tenant unavailable", err)
 	}
@@ -260,10 +268,10 @@ func (k *worker) retry(ctx context.Context, e metadata.QueueEntry, notBefore tim
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
 	defer cancel()
 	if err := k.w.queue.Retry(qctx, e, notBefore); err != nil {
-		k.w.log.Warn("queue retry failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+		k.w.log.Warn("queue retry failed; the entry comes back when its lease ends", metadata.UserAttr(e.UserID), "error", err)
 		return
 	}
-	k.w.log.Info("queued write put back", "user_id", e.UserID, "why", why, "attempts", e.Attempts+1,
+	k.w.log.Info("queued write put back", metadata.UserAttr(e.UserID), "why", why, "attempts", e.Attempts+1,
 		"not_before", notBefore.UTC().Format(time.RFC3339Nano), "error", errString(cause))
 }
 
@@ -271,13 +279,13 @@ func (k *worker) done(ctx context.Context, e metadata.QueueEntry) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueOpTimeout)
 	defer cancel()
 	if err := k.w.queue.Done(qctx, e); err != nil {
-		k.w.log.Warn("queue done failed; the entry comes back when its lease ends", "user_id", e.UserID, "error", err)
+		k.w.log.Warn("queue done failed; the entry comes back when its lease ends", metadata.UserAttr(e.UserID), "error", err)
 	}
 }
 
 func (k *worker) drop(ctx context.Context, e metadata.QueueEntry, why string, cause error) {
 	k.w.stats.dropped.Add(1)
-	k.w.log.Warn("queued write dropped", "user_id", e.UserID, "why", why, "reason", e.Reason,
+	k.w.log.Warn("queued write dropped", metadata.UserAttr(e.UserID), "why", why, "reason", e.Reason,
 		"request_id", e.RequestID, "error", errString(cause))
 	k.done(ctx, e)
 }

@@ -338,8 +338,8 @@ func TestPendingEntryTakesLaterWrites(t *testing.T) {
 	// has no name, so the rules would write the default. It must not overtake the user's choice.
 	patches := e.tenant.Count(http.MethodPatch, "/")
 	out, err = e.loginWrite(e.w, domainUser(e.user(id)), 0, 2*time.Second)
-	if err != nil || out != metadata.Queued {
-		t.Fatalf("login Write with an entry pending = %v, %v; want queued", out, err)
+	if err != nil || out != metadata.Merged {
+		t.Fatalf("login Write with an entry pending = %v, %v; want merged", out, err)
 	}
 	if n := e.tenant.Count(http.MethodPatch, "/"); n != patches {
 		t.Errorf("login made %d PATCHes while an entry was pending; want 0", n-patches)

@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,9 +25,12 @@ type Writer struct {
 	api     *client.Management
 	tokens  *tokenSource
 	gate    *gate
+	park    *parkLot
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	queue   Queue
 	pending PendingQueue // nil when queue does not implement it
+	holder  HoldQueue    // nil when queue does not implement it
+	holdID  string       // this writer's consumer name for held entries
 	plays   PlayReader
 	stats   counters
 	wake    chan struct{} // nudges an idle worker after a Put
@@ -55,10 +59,13 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 		queue:  q,
 		plays:  plays,
 		gate:   newGate(cfg.Now, cfg.Logger, cfg.LowRemaining),
+		park:   &parkLot{now: cfg.Now, log: cfg.Logger, retry: cfg.ConfigRetry},
 		wake:   make(chan struct{}, 1),
 		tokens: c.tokens,
 	}
 	w.pending, _ = q.(PendingQueue)
+	w.holder, _ = q.(HoldQueue)
+	w.holdID = "writer-" + rand.Text()
 	w.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         "management-api",
 		MaxRequests:  1,
@@ -77,13 +84,16 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 
 // Write applies w.Patch to the user with one PATCH, or queues it. It returns:
 //   - Written: the tenant accepted the PATCH (an empty patch makes no call and is reported Written);
-//   - Queued: the write is in the durable queue (gate closed, breaker open, an entry already
-//     pending for the user, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
-//     token error, or 401/403 — a credential or grant problem that must not lose the write);
+//   - Merged: an entry was already pending or in flight for the user; the write joined it in the
+//     queue without a call;
+//   - Queued: the write is in the durable queue (gate closed, breaker open, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
+//     token error, or a configuration error: a 403, or a 401 that a fresh token did not cure, after
+//     which writes are queued without a call until Config.ConfigRetry has passed);
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
 //   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or another
 //     4xx answer, metadata.ErrNotFound for 404 (neither is queued), and metadata.ErrUnavailable
-//     (plus metadata.ErrRateLimited after a 429) when the write could be neither sent nor queued.
+//     with metadata.ErrNotQueued (plus metadata.ErrRateLimited after a 429) when the write could
+//     be neither sent nor queued.
 //
 // The PATCH is bounded by Config.Timeout and by ctx's deadline less Config.QueueReserve, so a
 // failed PATCH still leaves time to queue. On success the change is audited (Changes from
@@ -101,6 +111,14 @@ func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome
 	if why, cause := w.mustQueue(ctx, wr.UserID); why != "" {
 		return w.enqueue(ctx, wr, why, cause)
 	}
+	if wr.Explicit && w.holder != nil {
+		return w.writeHeld(ctx, wr)
+	}
+	return w.writeDirect(ctx, wr)
+}
+
+// writeDirect PATCHes, and queues the write when the PATCH fails in a way worth retrying.
+func (w *Writer) writeDirect(ctx context.Context, wr metadata.Write) (metadata.Outcome, error) {
 	callCtx, cancel, ok := w.callContext(ctx, w.cfg.QueueReserve)
 	if !ok {
 		return w.enqueue(ctx, wr, "no time left for a call", context.DeadlineExceeded)
@@ -115,7 +133,7 @@ func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome
 	var ce *callError
 	if errors.As(err, &ce) && !ce.retryable() {
 		w.stats.failed.Add(1)
-		return 0, fmt.Errorf("mgmt: write for %s: %w", wr.UserID, err)
+		return 0, fmt.Errorf("mgmt: write for %s: %w", metadata.LogID(wr.UserID), err)
 	}
 	return w.enqueue(ctx, wr, "patch failed", err)
 }
@@ -128,20 +146,23 @@ func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
 	if w.breaker.State() == gobreaker.StateOpen {
 		return "circuit breaker open", errBreakerOpen
 	}
+	if parked, until := w.park.blocked("PATCH user"); parked {
+		return "configuration error", &callError{op: "PATCH user", kind: kindConfig, reset: until, noCall: true}
+	}
 	if w.pending != nil {
 		_, err := w.pending.Pending(ctx, userID)
 		if err == nil {
-			return "entry pending", nil
+			return whyPending, nil
 		}
 		if !errors.Is(err, metadata.ErrNotFound) {
-			w.log.Debug("queue pending check failed; writing directly", "user_id", userID, "error", err)
+			w.log.Debug("queue pending check failed; writing directly", metadata.UserAttr(userID), "error", err)
 		}
 	}
 	return "", nil
 }
 
-// enqueue stores the write in the queue; cause is why it was not written (may be nil).
-func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cause error) (metadata.Outcome, error) {
+// entryOf is the queue entry of a write: its explicit values, or a re-run of the rules.
+func (w *Writer) entryOf(wr metadata.Write) metadata.QueueEntry {
 	e := metadata.QueueEntry{
 		UserID:    wr.UserID,
 		Reason:    wr.Reason,
@@ -153,20 +174,32 @@ func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cau
 	} else {
 		e.Rerun = true
 	}
+	return e
+}
+
+// enqueue stores the write in the queue; cause is why it was not written (may be nil).
+func (w *Writer) enqueue(ctx context.Context, wr metadata.Write, why string, cause error) (metadata.Outcome, error) {
+	e := w.entryOf(wr)
 	if err := w.queue.Put(ctx, e); err != nil {
 		w.stats.failed.Add(1)
 		if cause == nil {
 			cause = errors.New(why)
 		}
-		return 0, fmt.Errorf("%w: mgmt: write for %s neither sent (%w) nor queued (%w)",
-			metadata.ErrUnavailable, wr.UserID, cause, err)
+		return 0, fmt.Errorf("%w: mgmt: write for %s neither sent (%w) nor queued (%w: %w)",
+			metadata.ErrUnavailable, metadata.LogID(wr.UserID), cause, metadata.ErrNotQueued, err)
 	}
 	w.stats.queued.Add(1)
-	w.log.Info("metadata write queued", "user_id", wr.UserID, "why", why, "reason", wr.Reason,
+	w.log.Info("metadata write queued", metadata.UserAttr(wr.UserID), "why", why, "reason", wr.Reason,
 		"request_id", wr.RequestID, "error", errString(cause))
 	w.nudge()
+	if why == whyPending {
+		return metadata.Merged, nil
+	}
 	return metadata.Queued, nil
 }
+
+// whyPending is why a write joins the user's entry instead of being made.
+const whyPending = "entry pending"
 
 // Rerun queues a re-run of the rules for the user, for a play that crosses the threshold: the
 // worker applies the decision with the user's state and play count at that time. The error wraps
@@ -177,7 +210,7 @@ func (w *Writer) Rerun(ctx context.Context, userID, reason, requestID string) er
 	}
 	e := metadata.QueueEntry{UserID: userID, Rerun: true, Reason: reason, RequestID: requestID, Enqueued: w.cfg.Now()}
 	if err := w.queue.Put(ctx, e); err != nil {
-		return fmt.Errorf("mgmt: queue a rerun for %s: %w", userID, err)
+		return fmt.Errorf("mgmt: queue a rerun for %s: %w", metadata.LogID(userID), err)
 	}
 	w.stats.queued.Add(1)
 	w.nudge()
@@ -194,12 +227,12 @@ func (w *Writer) User(ctx context.Context, id string) (metadata.User, error) {
 	}
 	callCtx, cancel, ok := w.callContext(ctx, 0)
 	if !ok {
-		return metadata.User{}, fmt.Errorf("%w: mgmt: no time left to read user %s", metadata.ErrUnavailable, id)
+		return metadata.User{}, fmt.Errorf("%w: mgmt: no time left to read user %s", metadata.ErrUnavailable, metadata.LogID(id))
 	}
 	defer cancel()
 	u, err := w.getUser(callCtx, id)
 	if err != nil {
-		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", id, err)
+		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", metadata.LogID(id), err)
 	}
 	return u, nil
 }
@@ -226,7 +259,7 @@ func (w *Writer) audit(ctx context.Context, userID, reason, requestID string, ch
 	}
 	e := metadata.AuditEntry{UserID: userID, Time: w.cfg.Now(), Reason: reason, RequestID: requestID, Changes: changes}
 	if err := w.cfg.Auditor.AppendAudit(ctx, e); err != nil {
-		w.log.Warn("audit append failed", "user_id", userID, "reason", reason, "error", err)
+		w.log.Warn("audit append failed", metadata.UserAttr(userID), "reason", reason, "error", err)
 	}
 }
 

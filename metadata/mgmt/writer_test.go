@@ -196,12 +196,15 @@ func TestTokenRefusedIsRenewed(t *testing.T) {
 	if _, err := e.w.User(context.Background(), "auth0|t"); err != nil {
 		t.Fatalf("User = %v", err)
 	}
-	// The tenant refuses the cached token once (revoked): the write is queued, and the next call
-	// fetches a new token.
+	// The tenant refuses the cached token once (revoked): the write fetches a new token and is
+	// sent again with it, once.
 	e.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Status: http.StatusUnauthorized, Times: 1})
 	out, err := e.w.Write(context.Background(), metadata.Write{UserID: "auth0|t", Patch: metadata.DisplayNamePatch("n")})
-	if err != nil || out != metadata.Queued {
-		t.Fatalf("Write after 401 = %v, %v; want queued, nil", out, err)
+	if err != nil || out != metadata.Written {
+		t.Fatalf("Write after one 401 = %v, %v; want written with a fresh token, nil", out, err)
+	}
+	if _, parked := e.w.ConfigError(); parked {
+		t.Errorf("ConfigError after a 401 a fresh token cured: parked; want none")
 	}
 	if _, err := e.w.User(context.Background(), "auth0|t"); err != nil {
 		t.Fatalf("User = %v", err)

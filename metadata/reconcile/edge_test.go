@@ -12,6 +12,7 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/reconcile"
+	"github.com/rulehook/rulehook/metadata/redisstore"
 )
 
 func TestDryRunWritesNothing(t *testing.T) {
@@ -61,11 +62,11 @@ type flakyPlays struct {
 	fail map[string]bool
 }
 
-func (f flakyPlays) Plays(ctx context.Context, id string) (int64, error) {
+func (f flakyPlays) PlayCount(ctx context.Context, id string) (metadata.PlayCount, error) {
 	if f.fail[id] {
-		return 0, fmt.Errorf("%w: emulated redis failure", metadata.ErrUnavailable)
+		return metadata.PlayCount{}, fmt.Errorf("%w: emulated redis failure", metadata.ErrUnavailable)
 	}
-	return f.PlayReader.Plays(ctx, id)
+	return f.PlayReader.PlayCount(ctx, id)
 }
 
 func TestUnreadablePlaysNeverDemote(t *testing.T) {
@@ -76,7 +77,8 @@ func TestUnreadablePlaysNeverDemote(t *testing.T) {
 	control := mgmttest.User{ID: "auth0|control", AppMetadata: map[string]any{"roles": []any{"playlist_editor"}},
 		UserMetadata: map[string]any{"displayName": "C"}}
 	for _, u := range []mgmttest.User{editor, unnamed, control} {
-		e.tenant.PutUser(u) // no plays in Redis: 0 for everyone
+		e.tenant.PutUser(u)
+		e.rdb.Set(context.Background(), redisstore.PlaysKey(u.ID), "0", 0) // a recorded 0 for everyone
 	}
 	deps := e.deps()
 	deps.Plays = flakyPlays{PlayReader: e.store, fail: map[string]bool{editor.ID: true, unnamed.ID: true}}

@@ -34,11 +34,10 @@ type Lister interface {
 	ListUsers(ctx context.Context, page, perPage int) (users []metadata.User, total int, err error)
 }
 
-// PlayReader reads a user's play count (redisstore.Store implements it). A missing count may be 0
-// or an error wrapping metadata.ErrNotFound, both read as 0; any other error leaves the user's
-// roles exactly as they are.
+// PlayReader reads a user's play count (redisstore.Store implements it). A count that is not
+// Recorded leaves the user's roles as they are (CONTRACT rule 6), and so does an error.
 type PlayReader interface {
-	Plays(ctx context.Context, userID string) (int64, error)
+	PlayCount(ctx context.Context, userID string) (metadata.PlayCount, error)
 }
 
 // Writer writes one user's metadata change, or queues it for a later retry (mgmt.Writer implements
@@ -129,6 +128,11 @@ type Options struct {
 	// "<user_id> <object>.<key>: <before> -> <after> (planned|written|queued)", values as JSON,
 	// "(absent)" for a missing key.
 	Changes io.Writer
+	// Unrecorded, when set, receives one line per user who holds playlist_editor while no play
+	// count is recorded for them (a Redis emptied, restored or evicting keys): "<user_id>
+	// app_metadata.roles: holds playlist_editor, no play count recorded (kept)". Such a user is
+	// never demoted and nothing is written for their role; Summary.Unrecorded counts them.
+	Unrecorded io.Writer
 	// Progress, when set, receives a progress line every ProgressEvery and a last one at the end:
 	// users processed of the total, written, queued, unchanged, failed, skipped, write rate, ETA.
 	Progress io.Writer

@@ -37,6 +37,9 @@ type Summary struct {
 	// PlaysUnknown: users whose play count could not be read; their roles were left as they are
 	// (their displayName may still have been set). They are counted in one of the fields above too.
 	PlaysUnknown int
+	// Unrecorded: users who hold playlist_editor while no play count is recorded for them; the
+	// role was kept (CONTRACT rule 6). They are counted in one of the fields above too.
+	Unrecorded int
 	// Elapsed is the run's duration.
 	Elapsed time.Duration
 }
@@ -54,6 +57,9 @@ func (s Summary) String() string {
 	}
 	if s.PlaysUnknown > 0 {
 		fmt.Fprintf(&b, ", %d with unreadable plays (roles kept)", s.PlaysUnknown)
+	}
+	if s.Unrecorded > 0 {
+		fmt.Fprintf(&b, ", %d editors with no recorded play count (role kept; restore their counts)", s.Unrecorded)
 	}
 	fmt.Fprintf(&b, " in %s", s.Elapsed.Round(time.Millisecond))
 	return b.String()

@@ -184,19 +184,10 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 	if !ok {
 		return metadata.Write{}, false
 	}
-	plays, err := r.deps.Plays.Plays(ctx, u.ID)
-	known := err == nil || errors.Is(err, metadata.ErrNotFound)
-	if !known && ctx.Err() != nil {
-		r.unlist()
+	d, ok := r.decideRoles(ctx, u)
+	if !ok {
 		return metadata.Write{}, false
 	}
-	if !known {
-		r.log.Warn("reconcile: play count unreadable, roles kept", userAttrs(u.ID, err)...)
-		r.mu.Lock()
-		r.sum.PlaysUnknown++
-		r.mu.Unlock()
-	}
-	d := r.opts.Policy.Decide(metadata.Input{User: u, Plays: plays, PlaysKnown: known})
 	if !d.Changed() {
 		if inFlight { // the interrupted run's write had landed
 			r.count(&r.sum.Skipped, u.ID, true)
@@ -219,6 +210,36 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		RequestID: r.runID,
 		Before:    u,
 	}, true
+}
+
+// decideRoles applies the rules to u with its play count; ok is false when the run stops first.
+// A count that cannot be read, or is not recorded, leaves the roles as they are.
+func (r *runner) decideRoles(ctx context.Context, u metadata.User) (metadata.Decision, bool) {
+	in := metadata.Input{User: u}
+	plays, err := r.deps.Plays.PlayCount(ctx, u.ID)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.unlist()
+		return metadata.Decision{}, false
+	case err != nil:
+		r.log.Warn("reconcile: play count unreadable, roles kept", userAttrs(u.ID, err)...)
+		r.mu.Lock()
+		r.sum.PlaysUnknown++
+		r.mu.Unlock()
+	default:
+		in = in.WithPlays(plays)
+	}
+	d := r.opts.Policy.Decide(in)
+	if d.KeptUnrecorded {
+		r.mu.Lock()
+		r.sum.Unrecorded++
+		if r.opts.Unrecorded != nil {
+			fmt.Fprintf(r.opts.Unrecorded, "%s %s.%s: holds %s, no play count recorded (kept)\n",
+				u.ID, metadata.ObjectAppMetadata, metadata.RolesKey, metadata.RolePlaylistEditor)
+		}
+		r.mu.Unlock()
+	}
+	return d, true
 }
 
 // admit counts a listed user and returns the user to apply the rules to, with inFlight true when
@@ -318,7 +339,7 @@ func (r *runner) write(ctx context.Context, w metadata.Write) {
 	defer r.mu.Unlock()
 	known := true // whether the tenant's state after the write is known
 	switch {
-	case err == nil && out == metadata.Queued:
+	case err == nil && (out == metadata.Queued || out == metadata.Merged):
 		r.sum.Queued++
 		r.failedInRow = 0
 		if !gateClosed {

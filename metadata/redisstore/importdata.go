@@ -71,7 +71,7 @@ return stored
 // replaces the stored one, in metadata.PlaysMax mode a higher stored count is kept. It returns the
 // outcome of each count, in order. Errors wrap metadata.ErrInvalid (a bad user id or count, an
 // unknown mode) or metadata.ErrUnavailable; on error some counts may have been written.
-func (s *Store) ImportPlays(ctx context.Context, mode metadata.PlaysMode, rows []metadata.PlayCount) ([]metadata.ImportOutcome, error) {
+func (s *Store) ImportPlays(ctx context.Context, mode metadata.PlaysMode, rows []metadata.PlaysRow) ([]metadata.ImportOutcome, error) {
 	sc := setChanged
 	switch mode {
 	case metadata.PlaysSet:

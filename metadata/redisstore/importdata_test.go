@@ -18,7 +18,7 @@ func TestImportPlays(t *testing.T) {
 	srv.Do("SET", redisstore.PlaysKey("auth0|live"), "150")
 	srv.Do("SET", redisstore.PlaysKey("auth0|junk"), "lots")
 
-	rows := []metadata.PlayCount{{UserID: "auth0|new", Plays: 120}, {UserID: "auth0|live", Plays: 90}, {UserID: "auth0|junk", Plays: 5}}
+	rows := []metadata.PlaysRow{{UserID: "auth0|new", Plays: 120}, {UserID: "auth0|live", Plays: 90}, {UserID: "auth0|junk", Plays: 5}}
 	got, err := store.ImportPlays(ctx, metadata.PlaysMax, rows)
 	if err != nil {
 		t.Fatal(err)
@@ -116,14 +116,14 @@ func TestImportCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	store, _ := open(t, redisstore.Options{ClusterAddrs: c.Addrs()})
 	ctx := context.Background()
-	var plays []metadata.PlayCount
+	var plays []metadata.PlaysRow
 	var genres []metadata.UserValue
 	var songs []metadata.SongList
 	owners := map[string]bool{}
 	for i := range 60 {
 		id := fmt.Sprintf("auth0|import-%02d", i)
 		owners[c.SlotOwner(c.KeySlot(redisstore.PlaysKey(id))).Addr()] = true
-		plays = append(plays, metadata.PlayCount{UserID: id, Plays: int64(i)})
+		plays = append(plays, metadata.PlaysRow{UserID: id, Plays: int64(i)})
 		genres = append(genres, metadata.UserValue{UserID: id, Value: "jazz"})
 		songs = append(songs, metadata.SongList{UserID: id, Part: int64(i + 1), Names: []string{"one", "two"}})
 	}

@@ -77,8 +77,19 @@ return v
 // and e.Attempts are ignored. Errors wrap metadata.ErrInvalid (bad user id, a value that is not
 // JSON) or metadata.ErrUnavailable.
 func (s *Store) Put(ctx context.Context, e metadata.QueueEntry) error {
-	if err := metadata.ValidateUserID(e.UserID); err != nil {
+	args, err := entryArgs(e)
+	if err != nil {
 		return err
+	}
+	keys := []string{queueEntryKey(e.UserID), queueSched, queueLeases, queueSeq}
+	return fail("queue put", queuePut.run(ctx, s.rdb, keys, args...).Err())
+}
+
+// entryArgs are the arguments of queuePut for e: user, rerun, reason, request id, enqueued, then
+// the explicit values as field/JSON pairs.
+func entryArgs(e metadata.QueueEntry) ([]any, error) {
+	if err := metadata.ValidateUserID(e.UserID); err != nil {
+		return nil, err
 	}
 	enqueued := e.Enqueued
 	if enqueued.IsZero() {
@@ -87,13 +98,9 @@ func (s *Store) Put(ctx context.Context, e metadata.QueueEntry) error {
 	args := []any{e.UserID, boolArg(e.Rerun), e.Reason, e.RequestID, enqueued.UTC().Format(time.RFC3339Nano)}
 	var err error
 	if args, err = appendFields(args, appField, e.Explicit.AppMetadata); err != nil {
-		return err
+		return nil, err
 	}
-	if args, err = appendFields(args, userField, e.Explicit.UserMetadata); err != nil {
-		return err
-	}
-	keys := []string{queueEntryKey(e.UserID), queueSched, queueLeases, queueSeq}
-	return fail("queue put", queuePut.run(ctx, s.rdb, keys, args...).Err())
+	return appendFields(args, userField, e.Explicit.UserMetadata)
 }
 
 func appendFields(args []any, prefix string, m map[string]any) ([]any, error) {
@@ -224,6 +231,42 @@ func (s *Store) Retry(ctx context.Context, e metadata.QueueEntry, notBefore time
 	}
 	keys := []string{queueEntryKey(e.UserID), queueSched, queueLeases}
 	return fail("queue retry", queueRetry.run(ctx, s.rdb, keys, e.UserID, e.Version, notBefore.UnixMilli()).Err())
+}
+
+var queueHold = newScript(luaNow+`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local v = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[1], 'v', v, 'att', 0, 'rerun', ARGV[4], 'reason', ARGV[5], 'rid', ARGV[6], 'enq', ARGV[7])
+for i = 8, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], v .. ' ' .. ARGV[2])
+return v
+`, false)
+
+// Hold stores e as the user's entry, already leased to consumer for lease, when the user has no
+// entry. The caller then applies it itself and acknowledges it with Done or Retry (with the
+// returned entry, whose Version is set); until then no Claim hands it out, and a Put merges into
+// it, so that every later write of the user waits behind it in the queue. held is false, and
+// nothing is stored, when the user has an entry already. Errors are those of Put, and
+// metadata.ErrInvalid for an empty consumer or a lease under a millisecond.
+func (s *Store) Hold(ctx context.Context, e metadata.QueueEntry, consumer string, lease time.Duration) (metadata.QueueEntry, bool, error) {
+	if consumer == "" || strings.ContainsAny(consumer, " \r\n") || lease < time.Millisecond {
+		return e, false, fmt.Errorf("%w: hold needs a consumer without spaces and a lease of at least 1ms", metadata.ErrInvalid)
+	}
+	args, err := entryArgs(e)
+	if err != nil {
+		return e, false, err
+	}
+	args = append([]any{lease.Milliseconds(), consumer}, args...)
+	keys := []string{queueEntryKey(e.UserID), queueSched, queueLeases, queueSeq}
+	v, err := queueHold.run(ctx, s.rdb, keys, args...).Int64()
+	if err != nil {
+		return e, false, fail("queue hold", err)
+	}
+	e.Version = v
+	return e, v > 0, nil
 }
 
 // Depth returns the number of users with a pending entry, leased or not.

@@ -47,16 +47,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // in one round trip (a pipeline of SET NX EX and GET). It returns metadata.ErrReplay when jti was
 // claimed before, an error wrapping metadata.ErrUnavailable when Redis fails, and one wrapping
 // metadata.ErrInvalid for a bad argument or a stored count that is not an integer (the jti is
-// then claimed). A missing count is 0.
-func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (int64, error) {
+// then claimed). A missing count is reported as not Recorded (CONTRACT rule 6), never as a 0.
+func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Duration) (metadata.PlayCount, error) {
+	var none metadata.PlayCount
 	if err := metadata.ValidateUserID(userID); err != nil {
-		return 0, err
+		return none, err
 	}
 	switch {
 	case jti == "" || len(jti) > MaxJTIBytes:
-		return 0, fmt.Errorf("%w: jti must have 1 to %d bytes", metadata.ErrInvalid, MaxJTIBytes)
+		return none, fmt.Errorf("%w: jti must have 1 to %d bytes", metadata.ErrInvalid, MaxJTIBytes)
 	case ttl <= 0:
-		return 0, fmt.Errorf("%w: jti ttl must be positive", metadata.ErrInvalid)
+		return none, fmt.Errorf("%w: jti ttl must be positive", metadata.ErrInvalid)
 	}
 	// The stored value is unique to this call, so that if go-redis re-sends the pipeline after a
 	// lost reply, the SET that finds the key can tell its own first attempt from a real replay.
@@ -68,42 +69,51 @@ func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Dur
 	_, _ = pipe.Exec(ctx) // errors are read per command below
 
 	if err := claim.Err(); err != nil {
-		return 0, fail("begin login", err)
+		return none, fail("begin login", err)
 	}
 	if !claim.Val() {
 		owner, err := s.rdb.Get(ctx, key).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return 0, fail("begin login", err)
+			return none, fail("begin login", err)
 		}
 		if owner != nonce {
-			return 0, metadata.ErrReplay
+			return none, metadata.ErrReplay
 		}
 	}
 	return parseCount("begin login", plays)
 }
 
-// Plays returns the user's play count: 0 when unset, an error wrapping metadata.ErrInvalid when
-// the stored value is not an integer, one wrapping metadata.ErrUnavailable when Redis fails.
+// Plays returns the user's play count as the app API shows it: 0 when none is recorded
+// (GET /playlists/getPlays answers 0, CONTRACT rule 6), an error wrapping metadata.ErrInvalid
+// when the stored value is not an integer, one wrapping metadata.ErrUnavailable when Redis fails.
+// The rules read PlayCount instead, which tells an absent count from a 0.
 func (s *Store) Plays(ctx context.Context, userID string) (int64, error) {
+	c, err := s.PlayCount(ctx, userID)
+	return c.N, err
+}
+
+// PlayCount returns the user's play count, not Recorded when the key is absent (a new user, an
+// emptied, restored or evicting Redis). Errors are those of Plays.
+func (s *Store) PlayCount(ctx context.Context, userID string) (metadata.PlayCount, error) {
 	if err := metadata.ValidateUserID(userID); err != nil {
-		return 0, err
+		return metadata.PlayCount{}, err
 	}
 	return parseCount("plays", s.rdb.Get(ctx, PlaysKey(userID)))
 }
 
-func parseCount(op string, cmd *redis.StringCmd) (int64, error) {
+func parseCount(op string, cmd *redis.StringCmd) (metadata.PlayCount, error) {
 	v, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return 0, nil
+		return metadata.PlayCount{}, nil
 	case err != nil:
-		return 0, fail(op, err)
+		return metadata.PlayCount{}, fail(op, err)
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("redis %s: %w: the stored play count is not an integer", op, metadata.ErrInvalid)
+		return metadata.PlayCount{}, fmt.Errorf("redis %s: %w: the stored play count is not an integer", op, metadata.ErrInvalid)
 	}
-	return n, nil
+	return metadata.PlayCount{N: n, Recorded: true}, nil
 }
 
 // RecordPlay adds one play to the user's count atomically and returns the new count. A failed

@@ -33,8 +33,8 @@ func TestBeginLogin(t *testing.T) {
 	user := "auth0|login"
 
 	plays, err := store.BeginLogin(ctx, user, "jti-1", time.Minute)
-	if err != nil || plays != 0 {
-		t.Fatalf("BeginLogin(no count) = %d, %v; want 0, nil", plays, err)
+	if err != nil || plays != (metadata.PlayCount{}) {
+		t.Fatalf("BeginLogin(no count) = %+v, %v; want not recorded, nil", plays, err)
 	}
 	if _, err := store.BeginLogin(ctx, user, "jti-1", time.Minute); !errors.Is(err, metadata.ErrReplay) {
 		t.Errorf("BeginLogin(same jti) err = %v; want ErrReplay", err)
@@ -44,8 +44,8 @@ func TestBeginLogin(t *testing.T) {
 	}
 
 	rdb.Set(ctx, redisstore.PlaysKey(user), "120", 0) // an operator's import
-	if plays, err := store.BeginLogin(ctx, user, "jti-2", time.Minute); err != nil || plays != 120 {
-		t.Errorf("BeginLogin(imported 120) = %d, %v; want 120, nil", plays, err)
+	if plays, err := store.BeginLogin(ctx, user, "jti-2", time.Minute); err != nil || plays != (metadata.PlayCount{N: 120, Recorded: true}) {
+		t.Errorf("BeginLogin(imported 120) = %+v, %v; want 120 recorded, nil", plays, err)
 	}
 
 	ttl := rdb.PTTL(ctx, "rulehook:{"+user+"}:jti:jti-2").Val()
@@ -153,6 +153,14 @@ func TestPlays(t *testing.T) {
 	if got, err := store.Plays(ctx, user); err != nil || got != 0 {
 		t.Errorf("Plays(unset) = %d, %v; want 0, nil", got, err)
 	}
+	if got, err := store.PlayCount(ctx, user); err != nil || got.Recorded {
+		t.Errorf("PlayCount(unset) = %+v, %v; want not recorded, nil", got, err)
+	}
+	rdb.Set(ctx, redisstore.PlaysKey(user), "0", 0)
+	if got, err := store.PlayCount(ctx, user); err != nil || got != (metadata.PlayCount{Recorded: true}) {
+		t.Errorf("PlayCount(a stored 0) = %+v, %v; want 0 recorded, nil", got, err)
+	}
+	rdb.Del(ctx, redisstore.PlaysKey(user))
 	for want := int64(1); want <= 3; want++ {
 		if got, err := store.RecordPlay(ctx, user); err != nil || got != want {
 			t.Errorf("RecordPlay = %d, %v; want %d, nil", got, err, want)

@@ -77,6 +77,17 @@ func TestCluster(t *testing.T) {
 	if all, err := store.Audit(ctx, "", users+1); err != nil || len(all) != users+1 {
 		t.Errorf("tenant audit after the move has %d entries, %v; want %d", len(all), err, users+1)
 	}
+
+	// Every master's maxmemory-policy is read: one evicting master is reported.
+	if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "noeviction" {
+		t.Errorf("MaxmemoryPolicy(cluster) = %q, %v; want noeviction", p, err)
+	}
+	if _, err := c.Nodes()[2].Do("CONFIG", "SET", "maxmemory-policy", "volatile-lru"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "volatile-lru" {
+		t.Errorf("MaxmemoryPolicy(cluster, one master volatile-lru) = %q, %v; want volatile-lru", p, err)
+	}
 }
 
 // movedReplies sums the MOVED errors the cluster's nodes have answered (INFO errorstats).
@@ -111,8 +122,8 @@ func exercise(ctx context.Context, store *redisstore.Store, user string, plays i
 		}
 	}
 	after, err := store.BeginLogin(ctx, user, "jti-x"+fmt.Sprint(plays), time.Minute)
-	if err != nil || after != plays || before != plays-3 {
-		return fmt.Errorf("BeginLogin = %d then %d, %v; want %d then %d", before, after, err, plays-3, plays)
+	if err != nil || after.N != plays || before.N != plays-3 {
+		return fmt.Errorf("BeginLogin = %+v then %+v, %v; want %d then %d", before, after, err, plays-3, plays)
 	}
 	if _, err := store.BeginLogin(ctx, user, "jti-x"+fmt.Sprint(plays), time.Minute); !errors.Is(err, metadata.ErrReplay) {
 		return fmt.Errorf("replayed BeginLogin err = %v; want ErrReplay", err)

@@ -1,6 +1,8 @@
 package mgmttest
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +32,27 @@ type Fault struct {
 	Message string
 	// Times is how many requests the fault applies to before it removes itself; 0 = until cleared.
 	Times int
+	// Release, when set, holds the request (after Delay) until the channel is closed, then runs
+	// the rest of the fault: a slow answer whose end the test decides, without sleeping.
+	Release <-chan struct{}
+	// Body, with a non-zero Status, is the exact JSON body of the answer instead of the
+	// emulator's own: an Auth0 answer the emulator does not make by itself (InsufficientScope), or
+	// a tenant misbehaving (Status 200, Body "{}").
+	Body string
+}
+
+// InsufficientScope is the 403 Auth0 answers when the token lacks a scope the endpoint needs,
+// with the body recorded in auth0/auth0-cli (internal/cli/api_test.go,
+// TestAPICmd_IsInsufficientScopeError): {"statusCode":403,"error":"Forbidden","message":
+// "Insufficient scope, expected any of: <scopes, comma-separated>","errorCode":"insufficient_scope"}.
+func InsufficientScope(scopes ...string) Fault {
+	body, _ := json.Marshal(map[string]any{
+		"statusCode": http.StatusForbidden,
+		"error":      http.StatusText(http.StatusForbidden),
+		"message":    "Insufficient scope, expected any of: " + strings.Join(scopes, ","),
+		"errorCode":  "insufficient_scope",
+	})
+	return Fault{Status: http.StatusForbidden, Body: string(body)}
 }
 
 type faultRule struct {
@@ -101,6 +124,15 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	if f.Delay > 0 && !s.wait(r, f.Delay) {
 		panic(http.ErrAbortHandler)
 	}
+	if f.Release != nil {
+		select {
+		case <-f.Release:
+		case <-r.Context().Done():
+			panic(http.ErrAbortHandler)
+		case <-s.closed:
+			panic(http.ErrAbortHandler)
+		}
+	}
 	if f.Hang {
 		select {
 		case <-r.Context().Done():
@@ -124,6 +156,12 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		return false
 	}
 	f.overrideHeaders(w)
+	if f.Body != "" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, f.Body)
+		return false
+	}
 	if r.URL.Path == "/oauth/token" {
 		oauthError(w, f.Status, "server_error", "emulated fault")
 		return false

@@ -1,0 +1,141 @@
+package mgmt
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+)
+
+// configRetry is the tests' Config.ConfigRetry: long next to a call, short for a test.
+const configRetry = 300 * time.Millisecond
+
+// TestPatchOnly403IsParked: a PATCH-only 403 insufficient_scope (Auth0's body) is a
+// configuration error. Writes are queued, none is lost; calls are parked, so each interval costs
+// one probe (a GET and a PATCH), with one ERROR line naming the missing scope; Stats and
+// ConfigError report it. When the scope is granted, the queue drains.
+func TestPatchOnly403IsParked(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, capture(logs), func(c *Config) { c.ConfigRetry = configRetry })
+	e.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.InsufficientScope("update:users", "update:users_app_metadata"))
+	const users = 5
+	for i := range users {
+		id := fmt.Sprintf("auth0|scope%d", i)
+		e.tenant.PutUser(tenantUser(id, []any{"admin"}, nil))
+		e.setPlays(id, 150)
+		out, err := e.loginWrite(e.w, domainUser(e.user(id)), 150, time.Second)
+		if err != nil || out != metadata.Queued {
+			t.Fatalf("login Write %d with a 403 = %v, %v; want queued, nil", i, out, err)
+		}
+	}
+	if n := e.tenant.Count(http.MethodPatch, "/api/v2/users/"); n != 1 {
+		t.Errorf("PATCHes for %d logins = %d; want 1 (the others are parked without a call)", users, n)
+	}
+	e.startWorker(e.w, "w1")
+	waitFor(t, 20*configRetry, "three parkings", func() bool { return logs.errorLines("update:users") >= 3 })
+	parkings, patches := logs.errorLines("update:users"), e.tenant.Count(http.MethodPatch, "/api/v2/users/")
+	gets := e.tenant.Count(http.MethodGet, "/api/v2/users/")
+	if patches > parkings+1 || gets > patches+1 {
+		t.Errorf("%d parkings cost %d PATCHes and %d GETs; want one probe (a GET and a PATCH) each", parkings, patches, gets)
+	}
+	if lines := logs.errorLines(""); lines > parkings+1 {
+		t.Errorf("ERROR lines = %d for %d parkings; want one per parking\n%s", lines, parkings, logs)
+	}
+	ce, ok := e.w.ConfigError()
+	if !ok || ce.Status != http.StatusForbidden || !slices.Equal(ce.Scopes, []string{"update:users", "update:users_app_metadata"}) {
+		t.Errorf("ConfigError = %+v, %v; want the 403 naming update:users, update:users_app_metadata", ce, ok)
+	}
+	if s := e.w.Stats(); s.ConfigErrors < int64(parkings) || !s.ConfigParked {
+		t.Errorf("Stats = ConfigErrors %d, ConfigParked %v; want >= %d and true", s.ConfigErrors, s.ConfigParked, parkings)
+	}
+	if d := e.depth(); d != users {
+		t.Errorf("queue depth = %d; want %d (nothing lost)", d, users)
+	}
+
+	e.tenant.ClearFaults() // the scope is granted
+	waitFor(t, 20*configRetry, "the queue drained", func() bool { return e.depth() == 0 })
+	if _, ok := e.w.ConfigError(); ok {
+		t.Errorf("ConfigError after the writes went through: still reported; want none")
+	}
+	for i := range users {
+		if r := roles(e.user(fmt.Sprintf("auth0|scope%d", i))); !slices.Equal(r, []any{"admin", "playlist_editor"}) {
+			t.Errorf("roles of user %d = %v; want [admin playlist_editor]", i, r)
+		}
+	}
+}
+
+// TestPersistent401RefreshesTokenOnce: a PATCH-only 401 that a fresh token does not cure is a
+// configuration error, and 401s cause at most one token refresh per 30 s.
+func TestPersistent401RefreshesTokenOnce(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, capture(logs), func(c *Config) { c.ConfigRetry = configRetry })
+	id := "auth0|unauth"
+	e.tenant.PutUser(tenantUser(id, []any{"admin"}, nil))
+	e.setPlays(id, 150)
+	e.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Status: http.StatusUnauthorized})
+	out, err := e.loginWrite(e.w, domainUser(e.user(id)), 150, time.Second)
+	if err != nil || out != metadata.Queued {
+		t.Fatalf("login Write with a 401 = %v, %v; want queued, nil", out, err)
+	}
+	e.startWorker(e.w, "w1")
+	waitFor(t, 20*configRetry, "three parkings", func() bool { return logs.errorLines("configuration error") >= 3 })
+	if n := e.tenant.TokenRequests(); n != 2 {
+		t.Errorf("token requests = %d; want 2 (the first, and one refresh after a 401 in 30 s)", n)
+	}
+	if ce, ok := e.w.ConfigError(); !ok || ce.Status != http.StatusUnauthorized {
+		t.Errorf("ConfigError = %+v, %v; want the 401", ce, ok)
+	}
+	if d := e.depth(); d != 1 {
+		t.Errorf("queue depth = %d; want 1 (kept)", d)
+	}
+}
+
+// TestBreakerCountsWriteFailuresDespiteReads: the worker's GETs succeed while every PATCH fails
+// with 503; the breaker still opens, because a read that succeeds does not close it.
+func TestBreakerCountsWriteFailuresDespiteReads(t *testing.T) {
+	e := newEnv(t)
+	id := "auth0|brk"
+	e.tenant.PutUser(tenantUser(id, []any{"admin"}, nil))
+	e.setPlays(id, 150)
+	e.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Status: http.StatusServiceUnavailable})
+	if err := e.w.Rerun(context.Background(), id, metadata.ReasonPlay, "req"); err != nil {
+		t.Fatalf("Rerun: %v", err)
+	}
+	e.startWorker(e.w, "w1")
+	waitFor(t, 20*e.w.cfg.Timeout, "the breaker open", func() bool { return e.w.Stats().Breaker == BreakerOpen })
+	if gets := e.tenant.Count(http.MethodGet, "/api/v2/users/"+id); gets < int(e.w.cfg.BreakerFailures) {
+		t.Errorf("GETs before the breaker opened = %d; want one before each failed PATCH", gets)
+	}
+}
+
+// TestRefusedCredentialsAreParked: the token endpoint refusing the client (a wrong secret: 401
+// access_denied) is a configuration error too. The write is queued, every call waits, and the
+// token endpoint is asked once per parking, not once per call.
+func TestRefusedCredentialsAreParked(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, capture(logs), func(c *Config) { c.ConfigRetry = configRetry; c.ClientSecret = "wrong" })
+	for i := range 3 {
+		id := fmt.Sprintf("auth0|cred%d", i)
+		e.tenant.PutUser(tenantUser(id, nil, nil))
+		out, err := e.loginWrite(e.w, domainUser(e.user(id)), 0, time.Second)
+		if err != nil || out != metadata.Queued {
+			t.Fatalf("login Write with refused credentials = %v, %v; want queued, nil", out, err)
+		}
+	}
+	if n := e.tenant.TokenRequests(); n != 1 {
+		t.Errorf("token requests for 3 writes = %d; want 1 (the others are parked)", n)
+	}
+	e.startWorker(e.w, "w1")
+	waitFor(t, 20*configRetry, "two parkings", func() bool { return logs.errorLines("AUTH0_CLIENT_SECRET") >= 2 })
+	if n, p := e.tenant.TokenRequests(), logs.errorLines("AUTH0_CLIENT_SECRET"); n > p+1 {
+		t.Errorf("token requests = %d for %d parkings; want one each", n, p)
+	}
+	if d := e.depth(); d != 3 {
+		t.Errorf("queue depth = %d; want 3 kept", d)
+	}
+}
