@@ -39,6 +39,10 @@ type config struct {
 	buildDelay   time.Duration
 	listLimit    int
 	key          *rsa.PrivateKey
+
+	exportPolls   int              // export.go
+	exportLinkTTL time.Duration    // export.go
+	now           func() time.Time // export.go
 }
 
 // Option configures a Server.
@@ -114,6 +118,7 @@ type Server struct {
 	faults  []*faultRule
 
 	rl *rateLimits
+	ex *exports // users-export jobs, export.go
 }
 
 // New starts a Server, as Start does, and panics when it cannot listen: for tests, where a
@@ -137,6 +142,10 @@ func Start(opts ...Option) (*Server, error) {
 		tokenTTL:     DefaultTokenTTL,
 		rateLimit:    DefaultRateLimit,
 		listLimit:    DefaultListLimit,
+
+		exportPolls:   DefaultExportPolls,
+		exportLinkTTL: DefaultExportLinkTTL,
+		now:           time.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -162,6 +171,7 @@ func Start(opts ...Option) (*Server, error) {
 		actions:  make(map[string]*actionRecord),
 		bindings: make(map[string][]*bindingRecord),
 		issued:   make(map[string]time.Time),
+		ex:       newExports(),
 	}
 	s.rl = newRateLimits(cfg, time.Now())
 	s.mux = s.routes()
