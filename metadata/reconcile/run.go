@@ -71,6 +71,7 @@ type runner struct {
 	fatal       error // stops the run: a checkpoint that cannot be saved, too many failures
 	pausing     bool
 	pausedUntil time.Time
+	probe       *probedPage // the first page, read to choose the source (export.go)
 }
 
 func (r *runner) run(ctx context.Context) (Summary, error) {
@@ -89,7 +90,7 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	}
 
 	stopProgress := r.startProgress()
-	err = r.pages(ctx)
+	err = r.walk(ctx) // the listing's pages, or a users export's
 	stopProgress()
 	if err != nil {
 		return r.summary(), err
@@ -107,7 +108,11 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 func (r *runner) pages(ctx context.Context) error {
 	perPage := r.st.perPage
 	for page := r.st.page; ; page++ {
-		users, total, err := r.list(ctx, page, perPage)
+		users, total, probed := r.probed(page)
+		var err error
+		if !probed {
+			users, total, err = r.list(ctx, page, perPage)
+		}
 		if err != nil {
 			return err
 		}
@@ -229,7 +234,9 @@ func (r *runner) admit(ctx context.Context, u metadata.User) (_ metadata.User, i
 	r.sum.Users++
 	done, inFlight := r.st.done[u.ID], r.st.inFlight[u.ID]
 	again := r.listed[u.ID]
-	r.listed[u.ID] = true
+	if r.listed != nil { // nil when reading an export, which lists no user twice
+		r.listed[u.ID] = true
+	}
 	r.mu.Unlock()
 
 	switch {
