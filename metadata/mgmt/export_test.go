@@ -190,3 +190,16 @@ func TestExportStreamRefusesBadFiles(t *testing.T) {
 		srv.Close()
 	}
 }
+
+func TestExportNeedsAWritableTempDir(t *testing.T) {
+	e := newExportEnv(t, mgmttest.WithExportPolls(1))
+	job, err := e.w.StartExport(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, done := e.awaitJob(job.ID)
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	if _, err := e.w.OpenExport(context.Background(), done.Location); !errors.Is(err, metadata.ErrInvalid) || !strings.Contains(err.Error(), "writable $TMPDIR") {
+		t.Errorf("OpenExport without a writable TMPDIR = %v; want ErrInvalid naming $TMPDIR", err)
+	}
+}

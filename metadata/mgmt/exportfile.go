@@ -39,7 +39,7 @@ var fileClient = &http.Client{Transport: http.DefaultTransport}
 // The location is fetched without the Management API token: it is a signed link to another
 // host. It must be https (http only for a loopback host). Errors wrap metadata.ErrExpired when
 // the link was refused (403: expired, ask ExportJob for a fresh one), metadata.ErrInvalid for a
-// location that is not acceptable or another 4xx, and metadata.ErrUnavailable on 5xx, network or
+// location that is not acceptable, another 4xx or no writable $TMPDIR, and metadata.ErrUnavailable on 5xx, network or
 // disk errors. The stream's Next wraps metadata.ErrUnavailable for a file that is not gzipped
 // NDJSON of users, naming the line.
 func (w *Writer) OpenExport(ctx context.Context, location string) (metadata.UserStream, error) {
@@ -48,8 +48,8 @@ func (w *Writer) OpenExport(ctx context.Context, location string) (metadata.User
 		return nil, fmt.Errorf("%w: mgmt: export location is not an https URL", metadata.ErrInvalid)
 	}
 	f, err := os.CreateTemp("", "rulehook-export-*.gz")
-	if err != nil {
-		return nil, fmt.Errorf("%w: mgmt: export: %w", metadata.ErrUnavailable, err)
+	if err != nil { // a local problem that trying again does not mend
+		return nil, fmt.Errorf("%w: mgmt: export needs a writable $TMPDIR: %w", metadata.ErrInvalid, err)
 	}
 	_ = os.Remove(f.Name()) // unlinked: the open file lives until Close
 	if err := download(ctx, u, f); err != nil {

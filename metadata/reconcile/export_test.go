@@ -15,7 +15,7 @@ import (
 
 // exportOpts are options for runs that read an export: fast polls, a high write rate.
 func exportOpts(name string) reconcile.Options {
-	return reconcile.Options{Policy: metadata.DefaultPolicy, Rate: 2000, Concurrency: 8, Name: name,
+	return reconcile.Options{Policy: metadata.DefaultPolicy, Rate: 1000, Name: name,
 		ExportPoll: time.Millisecond, ExportPollMax: 5 * time.Millisecond}
 }
 
@@ -214,5 +214,59 @@ func TestReconcileResumeKeepsItsSource(t *testing.T) {
 	}
 	if _, err := reconcile.Run(context.Background(), reconcile.Options{Policy: metadata.DefaultPolicy, Source: "both"}, e.deps()); !errors.Is(err, metadata.ErrInvalid) {
 		t.Errorf("Run with source %q = %v; want ErrInvalid", "both", err)
+	}
+}
+
+// cancelOn cancels the run when a progress line holds the text, as a SIGINT would.
+type cancelOn struct {
+	syncBuffer
+	text   string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.text) {
+		c.cancel()
+	}
+	return c.syncBuffer.Write(p)
+}
+
+func TestReconcileExportKilledWhileTheJobRuns(t *testing.T) {
+	e := newEnv(t, mgmttest.WithExportPolls(4))
+	users := e.seed(50, mixed)
+	opts := exportOpts("export-wait")
+	opts.Source = reconcile.SourceExport
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts.Progress = &cancelOn{text: "processing", cancel: cancel}
+	if _, err := reconcile.Run(ctx, opts, e.deps()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run killed while the job runs = %v; want context.Canceled", err)
+	}
+	if cp := e.checkpoint("export-wait"); !strings.Contains(cp, `"job_id":"job_`) {
+		t.Fatalf("checkpoint = %s; want the job", cp)
+	}
+	opts.Progress = nil
+	sum, err := reconcile.Run(context.Background(), opts, e.deps())
+	if err != nil || !sum.Resumed {
+		t.Fatalf("second Run = %+v, %v; want a resumed run", sum, err)
+	}
+	if got := e.tenant.ExportJobs(); got != 1 {
+		t.Errorf("export jobs = %d; want 1: the resumed run waits for the same job", got)
+	}
+	e.checkWrittenOnce(users)
+	e.checkTenant(users)
+}
+
+func TestReconcileExportDryRun(t *testing.T) {
+	e := newEnv(t, mgmttest.WithExportPolls(1))
+	users := e.seed(1200, mixed)
+	opts := exportOpts("export-dry")
+	opts.DryRun = true
+	sum, err := reconcile.Run(context.Background(), opts, e.deps())
+	if err != nil || sum.Planned != countDiffering(users) || sum.Users != 1200 {
+		t.Fatalf("dry Run = %+v, %v; want %d planned of 1200", sum, err, countDiffering(users))
+	}
+	if got, _ := e.patches(); len(got) != 0 || e.checkpoint("export-dry") != "" {
+		t.Errorf("a dry run PATCHed %d users or left a checkpoint; want neither", len(got))
 	}
 }

@@ -158,8 +158,11 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case !done:
-		pct := 100 * (reads - 1) / s.cfg.exportPolls
-		writeJSON(w, http.StatusOK, job.json("processing", map[string]any{
+		status, pct := "processing", 100*(reads-1)/s.cfg.exportPolls
+		if reads == 1 && s.cfg.exportPolls > 1 {
+			status = "pending" // not started yet
+		}
+		writeJSON(w, http.StatusOK, job.json(status, map[string]any{
 			"percentage_done": pct, "time_left_seconds": s.cfg.exportPolls - reads + 1,
 		}))
 	case failWith != "":

@@ -107,7 +107,7 @@ func TestExportJobTakesPollsThenServesNDJSON(t *testing.T) {
 			}
 		}
 	}
-	if want := "processing processing completed"; strings.Join(got, " ") != want {
+	if want := "pending processing completed"; strings.Join(got, " ") != want {
 		t.Errorf("statuses read = %q; want %q", strings.Join(got, " "), want)
 	}
 }
