@@ -101,7 +101,7 @@ func (r *runner) source(ctx context.Context) (string, error) {
 			metadata.ErrInvalid, r.opts.Name, sourceName(resumed), resumed)
 	case resumed == SourceList || want == SourceList:
 		return SourceList, nil
-	case r.deps.Export == nil && want == SourceExport:
+	case r.deps.Export == nil && (want == SourceExport || resumed == SourceExport):
 		return "", fmt.Errorf("%w: reconcile: no exporter to read a users export", metadata.ErrInvalid)
 	}
 	perPage := r.st.perPage // a fresh run's first page, which the listing reuses
