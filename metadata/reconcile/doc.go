@@ -25,6 +25,9 @@
 // starts the job (or, resuming, reads the one the checkpoint names), polls it with a backoff until
 // it is completed, downloads its file at once (the link lives 60 s; an expired one is asked for
 // afresh) and reads it as a stream, in chunks of PerPage users that are checkpointed like pages.
+// The export is a snapshot that may be hours old by the time a user's turn comes, so a user whose
+// record differs from the rules is read again (a direct GET) and written only if they still
+// differ, from what they hold now: a role another tool added since is kept.
 // A failed job stops the run with the tenant's reason (a *JobFailedError) and is dropped from the
 // checkpoint, so the next run starts another; a job the tenant forgot is replaced, and the run
 // starts again from the first user: users written already no longer differ and are not written

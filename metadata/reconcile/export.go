@@ -190,6 +190,27 @@ func (r *runner) exportPages(ctx context.Context) error {
 	}
 }
 
+// freshen decides again, on the user as the tenant has them now, a user whose export record
+// differs from the rules: the export is a snapshot minutes or hours old, and a write made from it
+// could undo what changed since (a role another tool added, a login's own write). ok is false
+// when nothing is to be written any more; the user is counted then. A user read afresh already
+// (inFlight), a run reading the listing, or one without a Fresh reader keeps the decision given.
+func (r *runner) freshen(ctx context.Context, in metadata.Input, d metadata.Decision, inFlight bool) (metadata.Input, metadata.Decision, bool) {
+	if r.st.source != SourceExport || inFlight || r.deps.Fresh == nil {
+		return in, d, true
+	}
+	u, ok := r.reread(ctx, in.User.ID)
+	if !ok {
+		return in, d, false
+	}
+	in.User = u
+	if d = r.opts.Policy.Decide(in); !d.Changed() {
+		r.count(&r.sum.Unchanged, u.ID, false)
+		return in, d, false
+	}
+	return in, d, true
+}
+
 // nextChunk reads up to n users; the error is io.EOF after the last one.
 func nextChunk(s metadata.UserStream, n int) ([]metadata.User, error) {
 	users := make([]metadata.User, 0, n)

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,6 +21,17 @@ func exportOpts(name string) reconcile.Options {
 }
 
 func (e *env) jobReads() int { return e.tenant.Count(http.MethodGet, "/api/v2/jobs/") }
+
+// exactCount counts the logged requests with the method and exactly the path.
+func (e *env) exactCount(method, path string) int {
+	n := 0
+	for _, r := range e.tenant.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
 
 func TestReconcileExportReachesPastTheListing(t *testing.T) {
 	e := newEnv(t, mgmttest.WithExportPolls(3))
@@ -46,8 +58,11 @@ func TestReconcileExportReachesPastTheListing(t *testing.T) {
 	if got := e.jobReads(); got != 4 {
 		t.Errorf("job reads = %d; want 4 (3 while it runs, 1 completed)", got)
 	}
-	if got := e.tenant.Count(http.MethodGet, "/api/v2/users"); got != 1 {
+	if got := e.exactCount(http.MethodGet, "/api/v2/users"); got != 1 {
 		t.Errorf("listing requests = %d; want 1 (the total, to choose the export)", got)
+	}
+	if got := e.tenant.Count(http.MethodGet, "/api/v2/users/"); got != differing {
+		t.Errorf("users read afresh = %d; want the %d whose export record differs", got, differing)
 	}
 	for _, want := range []string{
 		"reconcile: 3000 users, more than the 1000 the listing reaches: reading them through a users-export job",
@@ -268,5 +283,46 @@ func TestReconcileExportDryRun(t *testing.T) {
 	}
 	if got, _ := e.patches(); len(got) != 0 || e.checkpoint("export-dry") != "" {
 		t.Errorf("a dry run PATCHed %d users or left a checkpoint; want neither", len(got))
+	}
+}
+
+// changeAfterExport changes the tenant once the export's file is downloaded, as an admin or a
+// login would while the run works through an old snapshot.
+type changeAfterExport struct {
+	reconcile.Exporter
+	change func()
+}
+
+func (c changeAfterExport) OpenExport(ctx context.Context, location string) (metadata.UserStream, error) {
+	s, err := c.Exporter.OpenExport(ctx, location)
+	c.change()
+	return s, err
+}
+
+func TestReconcileExportWritesFromTheUserAsTheyAreNow(t *testing.T) {
+	e := newEnv(t, mgmttest.WithExportPolls(1))
+	users := e.seed(20, mixed)
+	deps := e.deps()
+	deps.Export = changeAfterExport{Exporter: e.w, change: func() {
+		// user 1 (promote) gets beta from another tool; user 2 (demote) is fixed by a login
+		e.tenant.PutUser(mgmttest.User{ID: userID(1), AppMetadata: map[string]any{"roles": []any{"admin", "beta"}},
+			UserMetadata: map[string]any{"displayName": "J1"}})
+		e.tenant.PutUser(mgmttest.User{ID: userID(2), AppMetadata: map[string]any{"roles": []any{"beta"}},
+			UserMetadata: map[string]any{"displayName": "J2"}})
+	}}
+	opts := exportOpts("export-fresh")
+	opts.Source = reconcile.SourceExport
+	sum, err := reconcile.Run(context.Background(), opts, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := countDiffering(users) - 1; sum.Written != want {
+		t.Errorf("Written = %d; want %d (user 2 no longer differs)", sum.Written, want)
+	}
+	if u, _ := e.tenant.User(userID(1)); fmt.Sprint(u.AppMetadata["roles"]) != "[admin beta playlist_editor]" {
+		t.Errorf("user 1 roles = %v; want [admin beta playlist_editor]: the role added after the export kept", u.AppMetadata["roles"])
+	}
+	if byUser, _ := e.patches(); byUser[userID(2)] != 0 {
+		t.Errorf("user 2 PATCHed %d times; want 0", byUser[userID(2)])
 	}
 }

@@ -201,7 +201,8 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		r.sum.PlaysUnknown++
 		r.mu.Unlock()
 	}
-	d := r.opts.Policy.Decide(metadata.Input{User: u, Plays: plays, PlaysKnown: known})
+	in := metadata.Input{User: u, Plays: plays, PlaysKnown: known}
+	d := r.opts.Policy.Decide(in)
 	if !d.Changed() {
 		if inFlight { // the interrupted run's write had landed
 			r.count(&r.sum.Skipped, u.ID, true)
@@ -210,6 +211,10 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		}
 		return metadata.Write{}, false
 	}
+	if in, d, ok = r.freshen(ctx, in, d, inFlight); !ok { // an export's user may be old: export.go
+		return metadata.Write{}, false
+	}
+	u = in.User
 	if r.opts.DryRun {
 		r.mu.Lock()
 		r.sum.Planned++
