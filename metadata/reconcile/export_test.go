@@ -326,3 +326,24 @@ func TestReconcileExportWritesFromTheUserAsTheyAreNow(t *testing.T) {
 		t.Errorf("user 2 PATCHed %d times; want 0", byUser[userID(2)])
 	}
 }
+
+func TestReconcileExportRidesOutTenantFaults(t *testing.T) {
+	e := newEnv(t, mgmttest.WithExportPolls(1))
+	users := e.seed(30, mixed)
+	e.tenant.SetFault(http.MethodPost, "/api/v2/jobs/users-exports", mgmttest.Fault{Status: 503, Times: 1})
+	e.tenant.SetFault(http.MethodGet, "/api/v2/jobs/*", mgmttest.Fault{Status: 429, Times: 1})
+	e.tenant.SetFault(http.MethodGet, "/exports/*", mgmttest.Fault{Status: 500, Times: 1})
+	opts := exportOpts("export-faults")
+	opts.Source = reconcile.SourceExport
+	if _, err := reconcile.Run(context.Background(), opts, e.deps()); err != nil {
+		t.Fatalf("Run through a 503, a 429 and a 500: %v", err)
+	}
+	if got := e.tenant.ExportJobs(); got != 1 {
+		t.Errorf("export jobs = %d; want 1 (the 503 created none)", got)
+	}
+	if got := e.tenant.Count(http.MethodGet, "/exports/"); got != 2 {
+		t.Errorf("downloads = %d; want 2 (a 500, then a fresh link)", got)
+	}
+	e.checkWrittenOnce(users)
+	e.checkTenant(users)
+}
