@@ -3,7 +3,9 @@
 // timeout; a process-wide rate-limit gate fed by X-RateLimit-* headers; a circuit breaker
 // (sony/gobreaker) for tenant outages; and the worker that drains the durable per-user retry
 // queue, re-running the rules on the user's current state so that a late retry never applies a
-// stale decision.
+// stale decision. It also makes the reads reconcile needs: the paged listing (list.go), and, for
+// tenants above the listing's 1,000 users, the users-export job and the streaming of its gzipped
+// NDJSON file (export.go, exportfile.go).
 //
 // It imports go-auth0, gobreaker, package metadata and the standard library. The queue, the play
 // counts and the audit trail are reached through the small interfaces declared here (Queue,
