@@ -177,10 +177,10 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 func (j *exportJob) json(status string, extra map[string]any) map[string]any {
 	m := map[string]any{
 		"type": "users_export", "status": status, "id": j.id, "format": j.format,
-		"created_at": timestamp(j.created), "connection": "Username-Password-Authentication",
+		"created_at": timestamp(j.created),
 	}
-	if j.connectionID != "" {
-		m["connection_id"] = j.connectionID
+	if j.connectionID != "" { // the recording names the connection along with its id
+		m["connection_id"], m["connection"] = j.connectionID, "Username-Password-Authentication"
 	}
 	if j.limit > 0 {
 		m["limit"] = j.limit
