@@ -21,8 +21,9 @@ const checkpointVersion = 1
 // finished is still recorded.
 const saveTimeout = 5 * time.Second
 
-// state is where a run is: the page it works on and, for that page, the users whose write has
-// started (inFlight) and those handled (done). It is what the checkpoint holds.
+// state is where a run is: the page it works on (with an export, the chunk of PerPage users of
+// the job's file) and, for that page, the users whose write has started (inFlight) and those
+// handled (done). It is what the checkpoint holds.
 type state struct {
 	runID    string
 	page     int

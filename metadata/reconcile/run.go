@@ -281,7 +281,7 @@ func (r *runner) reread(ctx context.Context, id string) (metadata.User, bool) {
 		r.count(&r.sum.Skipped, id, true)
 		return metadata.User{}, false
 	case err != nil:
-		r.fail(id, "re-read after an interrupted write failed", err)
+		r.fail(id, "re-read from the tenant failed", err)
 		return metadata.User{}, false
 	}
 	return u, true
