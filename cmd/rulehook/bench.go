@@ -20,6 +20,9 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, env *environment) error {
+	if len(args) > 0 && args[0] == "reconcile" { // `rulehook bench reconcile`: benchreconcile.go
+		return runBenchReconcile(ctx, args[1:], env)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	o := bench.Options{CompareHealthz: true, Progress: env.stderr}

@@ -26,6 +26,8 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	fs.StringVar(&o.Name, "name", reconcile.DefaultName, "checkpoint name, so that separate runs do not share one")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the changes a run would make and write nothing")
 	fs.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint of an interrupted run and start from the first page")
+	fs.StringVar(&o.Source, "source", reconcile.SourceAuto,
+		"where the users come from: auto (the listing up to 1000 users, a users-export job above), list or export")
 	if err := fs.Parse(args); err != nil {
 		return usageErrorf("reconcile: %v", err)
 	}

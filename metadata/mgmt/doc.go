@@ -3,7 +3,9 @@
 // timeout; a process-wide rate-limit gate fed by X-RateLimit-* headers; a circuit breaker
 // (sony/gobreaker) for tenant outages; and the worker that drains the durable per-user retry
 // queue, re-running the rules on the user's current state so that a late retry never applies a
-// stale decision.
+// stale decision. It also makes the reads reconcile needs: the paged listing (list.go), and, for
+// tenants above the listing's 1,000 users, the users-export job and the streaming of its gzipped
+// NDJSON file (export.go, exportfile.go).
 //
 // A 403, or a 401 that one fresh token does not cure, is a configuration error, not an outage:
 // the calls of its kind are parked for Config.ConfigRetry (writes go to the queue meanwhile),

@@ -21,8 +21,9 @@ const checkpointVersion = 1
 // finished is still recorded.
 const saveTimeout = 5 * time.Second
 
-// state is where a run is: the page it works on and, for that page, the users whose write has
-// started (inFlight) and those handled (done). It is what the checkpoint holds.
+// state is where a run is: the page it works on (with an export, the chunk of PerPage users of
+// the job's file) and, for that page, the users whose write has started (inFlight) and those
+// handled (done). It is what the checkpoint holds.
 type state struct {
 	runID    string
 	page     int
@@ -30,6 +31,8 @@ type state struct {
 	started  time.Time
 	done     map[string]bool
 	inFlight map[string]bool
+	source   string // SourceList or SourceExport; "" until chosen (and in older checkpoints)
+	jobID    string // the users-export job read, with SourceExport
 }
 
 type savedState struct {
@@ -40,6 +43,8 @@ type savedState struct {
 	Started  time.Time `json:"started"`
 	Done     []string  `json:"done,omitempty"`
 	InFlight []string  `json:"in_flight,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	JobID    string    `json:"job_id,omitempty"`
 }
 
 func newState(perPage int, now time.Time) state {
@@ -59,6 +64,7 @@ func (s *state) encode() string {
 		Version: checkpointVersion, RunID: s.runID, Page: s.page, PerPage: s.perPage, Started: s.started,
 		Done:     slices.Sorted(maps.Keys(s.done)),
 		InFlight: slices.Sorted(maps.Keys(s.inFlight)),
+		Source:   s.source, JobID: s.jobID,
 	})
 	return string(b)
 }
@@ -71,10 +77,12 @@ func decodeState(raw string) (state, error) {
 	switch {
 	case v.Version != checkpointVersion:
 		return state{}, fmt.Errorf("%w: checkpoint version %d, want %d", metadata.ErrInvalid, v.Version, checkpointVersion)
+	case v.Source != "" && v.Source != SourceList && v.Source != SourceExport:
+		return state{}, fmt.Errorf("%w: checkpoint source %q is not one", metadata.ErrInvalid, v.Source)
 	case v.Page < 0, v.PerPage < 1, v.PerPage > MaxPerPage:
 		return state{}, fmt.Errorf("%w: checkpoint at page %d of %d users is out of range", metadata.ErrInvalid, v.Page, v.PerPage)
 	}
-	s := state{runID: v.RunID, page: v.Page, perPage: v.PerPage, started: v.Started,
+	s := state{runID: v.RunID, page: v.Page, perPage: v.PerPage, started: v.Started, source: v.Source, jobID: v.JobID,
 		done: make(map[string]bool, len(v.Done)), inFlight: make(map[string]bool, len(v.InFlight))}
 	for _, id := range v.Done {
 		s.done[id] = true

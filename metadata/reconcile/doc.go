@@ -18,7 +18,22 @@
 // (each bounded by the writer's own timeout) and are recorded, and Run returns the summary so far
 // with the context's error; the checkpoint stays for the next run.
 //
+// # Tenants above 1,000 users
+//
+// Auth0's listing reaches only a tenant's first 1,000 users. Above that (going by the listing's
+// total, or when Options.Source forces it) the users come from a users-export job instead: Run
+// starts the job (or, resuming, reads the one the checkpoint names), polls it with a backoff until
+// it is completed, downloads its file at once (the link lives 60 s; an expired one is asked for
+// afresh) and reads it as a stream, in chunks of PerPage users that are checkpointed like pages.
+// The export is a snapshot that may be hours old by the time a user's turn comes, so a user whose
+// record differs from the rules is read again (a direct GET) and written only if they still
+// differ, from what they hold now: a role another tool added since is kept.
+// A failed job stops the run with the tenant's reason (a *JobFailedError) and is dropped from the
+// checkpoint, so the next run starts another; a job the tenant forgot is replaced, and the run
+// starts again from the first user: users written already no longer differ and are not written
+// again.
+//
 // It imports package metadata and the standard library only, and declares the small interfaces it
-// consumes (Lister, PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and
+// consumes (Lister, Exporter, PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and
 // redisstore.Store implement them.
 package reconcile

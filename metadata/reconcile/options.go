@@ -84,6 +84,9 @@ func (f GateFunc) Gate() (bool, time.Time) { return f() }
 type Deps struct {
 	// Users lists the tenant's users; required.
 	Users Lister
+	// Export reads users through a users-export job, for tenants above the listing's 1,000 users.
+	// When nil, Users is used if it implements Exporter.
+	Export Exporter
 	// Plays reads play counts; required.
 	Plays PlayReader
 	// Writer writes the changes; required unless Options.DryRun.
@@ -138,6 +141,12 @@ type Options struct {
 	Progress io.Writer
 	// ProgressEvery is the time between progress lines (default DefaultProgressEvery).
 	ProgressEvery time.Duration
+	// Source is where the users come from: SourceAuto (default), SourceList or SourceExport. A
+	// resumed run keeps the source of the run it resumes.
+	Source string
+	// ExportPoll is the first wait between two reads of a users-export job, doubled after each
+	// up to ExportPollMax (defaults DefaultExportPoll, DefaultExportPollMax).
+	ExportPoll, ExportPollMax time.Duration
 }
 
 // withDefaults returns o with its zero fields filled in, or an error wrapping metadata.ErrInvalid
@@ -177,6 +186,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ProgressEvery < 0 {
 		errs = append(errs, fmt.Errorf("progress interval must be positive, got %s", o.ProgressEvery))
 	}
+	o, errs = o.exportDefaults(errs)
 	if len(errs) > 0 {
 		return o, fmt.Errorf("%w: reconcile options: %w", metadata.ErrInvalid, errors.Join(errs...))
 	}
@@ -226,6 +236,7 @@ func (d Deps) withDefaults(dryRun bool) (Deps, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Export = d.exporter()
 	if len(errs) > 0 {
 		return d, fmt.Errorf("%w: reconcile deps: %w", metadata.ErrInvalid, errors.Join(errs...))
 	}

@@ -71,6 +71,7 @@ type runner struct {
 	fatal       error // stops the run: a checkpoint that cannot be saved, too many failures
 	pausing     bool
 	pausedUntil time.Time
+	probe       *probedPage // the first page, read to choose the source (export.go)
 }
 
 func (r *runner) run(ctx context.Context) (Summary, error) {
@@ -89,7 +90,7 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	}
 
 	stopProgress := r.startProgress()
-	err = r.pages(ctx)
+	err = r.walk(ctx) // the listing's pages, or a users export's
 	stopProgress()
 	if err != nil {
 		return r.summary(), err
@@ -107,7 +108,11 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 func (r *runner) pages(ctx context.Context) error {
 	perPage := r.st.perPage
 	for page := r.st.page; ; page++ {
-		users, total, err := r.list(ctx, page, perPage)
+		users, total, probed := r.probed(page)
+		var err error
+		if !probed {
+			users, total, err = r.list(ctx, page, perPage)
+		}
 		if err != nil {
 			return err
 		}
@@ -184,7 +189,7 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 	if !ok {
 		return metadata.Write{}, false
 	}
-	d, ok := r.decideRoles(ctx, u)
+	in, d, ok := r.decideRoles(ctx, u)
 	if !ok {
 		return metadata.Write{}, false
 	}
@@ -196,6 +201,10 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 		}
 		return metadata.Write{}, false
 	}
+	if in, d, ok = r.freshen(ctx, in, d, inFlight); !ok { // an export's user may be old: export.go
+		return metadata.Write{}, false
+	}
+	u = in.User
 	if r.opts.DryRun {
 		r.mu.Lock()
 		r.sum.Planned++
@@ -212,15 +221,16 @@ func (r *runner) decide(ctx context.Context, u metadata.User) (metadata.Write, b
 	}, true
 }
 
-// decideRoles applies the rules to u with its play count; ok is false when the run stops first.
+// decideRoles applies the rules to u with its play count and returns what it decided on; ok is
+// false when the run stops first.
 // A count that cannot be read, or is not recorded, leaves the roles as they are.
-func (r *runner) decideRoles(ctx context.Context, u metadata.User) (metadata.Decision, bool) {
+func (r *runner) decideRoles(ctx context.Context, u metadata.User) (metadata.Input, metadata.Decision, bool) {
 	in := metadata.Input{User: u}
 	plays, err := r.deps.Plays.PlayCount(ctx, u.ID)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		r.unlist()
-		return metadata.Decision{}, false
+		return in, metadata.Decision{}, false
 	case err != nil:
 		r.log.Warn("reconcile: play count unreadable, roles kept", userAttrs(u.ID, err)...)
 		r.mu.Lock()
@@ -239,7 +249,7 @@ func (r *runner) decideRoles(ctx context.Context, u metadata.User) (metadata.Dec
 		}
 		r.mu.Unlock()
 	}
-	return d, true
+	return in, d, true
 }
 
 // admit counts a listed user and returns the user to apply the rules to, with inFlight true when
@@ -250,7 +260,9 @@ func (r *runner) admit(ctx context.Context, u metadata.User) (_ metadata.User, i
 	r.sum.Users++
 	done, inFlight := r.st.done[u.ID], r.st.inFlight[u.ID]
 	again := r.listed[u.ID]
-	r.listed[u.ID] = true
+	if r.listed != nil { // nil when reading an export, which lists no user twice
+		r.listed[u.ID] = true
+	}
 	r.mu.Unlock()
 
 	switch {
@@ -290,7 +302,7 @@ func (r *runner) reread(ctx context.Context, id string) (metadata.User, bool) {
 		r.count(&r.sum.Skipped, id, true)
 		return metadata.User{}, false
 	case err != nil:
-		r.fail(id, "re-read after an interrupted write failed", err)
+		r.fail(id, "re-read from the tenant failed", err)
 		return metadata.User{}, false
 	}
 	return u, true

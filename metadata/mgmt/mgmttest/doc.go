@@ -7,6 +7,11 @@
 //     HTTP Basic auth) issuing RS256 access tokens that the /api/v2 endpoints then require;
 //   - users: GET/PATCH/DELETE /api/v2/users/{id}, POST and paged GET /api/v2/users, with Auth0's
 //     metadata merge rules and its 400s for invalid metadata keys;
+//   - GET /api/v2/users pages through the first 1000 users only (Auth0's listing limit, a 400
+//     invalid_paging beyond it; list.go), and the users-export job that reads any number:
+//     POST /api/v2/jobs/users-exports, GET /api/v2/jobs/{id} (pending, processing, then completed
+//     or failed) and the gzipped NDJSON or CSV file at a signed location that expires after 60 s
+//     (export.go and export_file.go, which cite their sources);
 //   - GET /.well-known/jwks.json and Mint, to sign test tokens with the tenant key (and helpers to
 //     sign wrongly, for negative tests);
 //   - the Actions endpoints a deploy command needs: actions CRUD, build status, deploy, versions,

@@ -40,7 +40,11 @@ func window(pageNo, perPage, n int) (start, end int) {
 // listUsers answers GET /api/v2/users: users sorted by user_id, paged with page and per_page
 // (default 50, at most 100), as {"start","limit","length","total","users"} with
 // include_totals=true or as a bare array otherwise. Like Auth0 it only pages through the first
-// ListLimit users. Search (q) is not emulated and answers 400.
+// ListLimit users (docs, "View Search Results by Page", Limitation: "Auth0 limits the total number
+// of users you can retrieve to 1000",
+// https://auth0.com/docs/manage-users/user-search/view-search-results-by-page): a page starting
+// beyond answers 400 invalid_paging, "You can only page through the first 1000 records", and the
+// users-export job (export.go) reads the rest. Search (q) is not emulated and answers 400.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("q") != "" {

@@ -80,29 +80,6 @@ func mergeMetadata(stored, patch map[string]any) map[string]any {
 	return out
 }
 
-// normalize returns v as encoding/json decodes it (map[string]any, []any, float64, string, bool,
-// nil): a deep copy that shares nothing with the caller.
-func normalize(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	err = json.Unmarshal(b, &out)
-	return out, err
-}
-
-func normalizeMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	v, err := normalize(m)
-	if err != nil {
-		panic(fmt.Sprintf("mgmttest: metadata is not JSON: %v", err))
-	}
-	return v.(map[string]any)
-}
-
 func jsonType(v any) string {
 	switch v.(type) {
 	case nil:

@@ -16,6 +16,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("PATCH /api/v2/users/{id}", s.patchUser)
 	mux.HandleFunc("DELETE /api/v2/users/{id}", s.deleteUser)
 
+	mux.HandleFunc("POST /api/v2/jobs/users-exports", s.createExport)
+	mux.HandleFunc("GET /api/v2/jobs/{id}", s.getJob)
+	mux.HandleFunc("GET /exports/{job}/{file}", s.downloadExport)
+
 	mux.HandleFunc("GET /api/v2/actions/actions", s.listActions)
 	mux.HandleFunc("POST /api/v2/actions/actions", s.createAction)
 	mux.HandleFunc("GET /api/v2/actions/actions/{id}", s.getAction)

@@ -42,6 +42,10 @@ type config struct {
 	scopes       []string             // granted to clientID
 	extra        map[string]m2mClient // WithClient
 	deployDelay  time.Duration
+
+	exportPolls   int              // export.go
+	exportLinkTTL time.Duration    // export.go
+	now           func() time.Time // export.go
 }
 
 // Option configures a Server.
@@ -127,6 +131,7 @@ type Server struct {
 	faults  []*faultRule
 
 	rl *rateLimits
+	ex *exports // users-export jobs, export.go
 }
 
 // New starts a Server, as Start does, and panics when it cannot listen: for tests, where a
@@ -151,6 +156,10 @@ func Start(opts ...Option) (*Server, error) {
 		rateLimit:    DefaultRateLimit,
 		listLimit:    DefaultListLimit,
 		scopes:       AllScopes,
+
+		exportPolls:   DefaultExportPolls,
+		exportLinkTTL: DefaultExportLinkTTL,
+		now:           time.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -176,6 +185,7 @@ func Start(opts ...Option) (*Server, error) {
 		actions:  make(map[string]*actionRecord),
 		bindings: make(map[string][]*bindingRecord),
 		issued:   make(map[string]time.Time),
+		ex:       newExports(),
 	}
 	s.rl = newRateLimits(cfg, time.Now())
 	s.mux = s.routes()

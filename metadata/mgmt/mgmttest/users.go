@@ -21,8 +21,8 @@ type User struct {
 
 type userRecord struct {
 	id, email        string
-	app, user        map[string]any
-	attrs            map[string]any // other profile attributes written through the API
+	app, user        frozen
+	attrs            map[string]any // other profile attributes written through the API; may be nil
 	created, updated time.Time
 }
 
@@ -35,8 +35,8 @@ func (s *Server) PutUser(u User) {
 	}
 	now := time.Now().UTC()
 	rec := &userRecord{
-		id: u.ID, email: u.Email, app: normalizeMap(u.AppMetadata), user: normalizeMap(u.UserMetadata),
-		attrs: map[string]any{}, created: now, updated: now,
+		id: u.ID, email: u.Email, app: freeze(u.AppMetadata), user: freeze(u.UserMetadata),
+		created: now, updated: now, // attrs stays nil until written: 100,000 seeded users stay cheap
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,7 +70,7 @@ func (s *Server) Users() []User {
 }
 
 func (rec *userRecord) export() User {
-	return User{ID: rec.id, Email: rec.email, AppMetadata: normalizeMap(rec.app), UserMetadata: normalizeMap(rec.user)}
+	return User{ID: rec.id, Email: rec.email, AppMetadata: rec.app.thaw(), UserMetadata: rec.user.thaw()}
 }
 
 // json is the user as the Management API returns it.
@@ -102,10 +102,10 @@ func (rec *userRecord) json() map[string]any {
 		m[k] = v
 	}
 	if rec.app != nil {
-		m["app_metadata"] = rec.app
+		m["app_metadata"] = json.RawMessage(rec.app)
 	}
 	if rec.user != nil {
-		m["user_metadata"] = rec.user
+		m["user_metadata"] = json.RawMessage(rec.user)
 	}
 	return m
 }
@@ -185,10 +185,10 @@ func typeError(field, want string, v any) string {
 
 func (rec *userRecord) apply(b userBody, now time.Time) {
 	if b.app != nil {
-		rec.app = mergeMetadata(rec.app, b.app)
+		rec.app = freeze(mergeMetadata(rec.app.thaw(), b.app))
 	}
 	if b.user != nil {
-		rec.user = mergeMetadata(rec.user, b.user)
+		rec.user = freeze(mergeMetadata(rec.user.thaw(), b.user))
 	}
 	for k, v := range b.attrs {
 		switch {
@@ -197,6 +197,9 @@ func (rec *userRecord) apply(b userBody, now time.Time) {
 		case v == nil:
 			delete(rec.attrs, k)
 		default:
+			if rec.attrs == nil {
+				rec.attrs = map[string]any{}
+			}
 			rec.attrs[k] = v
 		}
 	}
