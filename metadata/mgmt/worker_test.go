@@ -288,8 +288,11 @@ func TestConcurrentLoginsOfOneUserDuringOutage(t *testing.T) {
 	errs := make(chan error, 50)
 	for range 50 {
 		wg.Go(func() {
+			// The first logins find no entry and queue one; a login that starts after an entry
+			// exists joins it (Merged). Both are "stored in the queue"; which one a login gets
+			// depends on the scheduler.
 			out, err := e.loginWrite(e.w, before, 150, 2*time.Second)
-			if err == nil && out != metadata.Queued {
+			if err == nil && out != metadata.Queued && out != metadata.Merged {
 				err = &unexpectedOutcome{out}
 			}
 			errs <- err
@@ -299,7 +302,7 @@ func TestConcurrentLoginsOfOneUserDuringOutage(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			t.Fatalf("login during the outage = %v; want queued", err)
+			t.Fatalf("login during the outage = %v; want queued or merged", err)
 		}
 	}
 	if d := e.depth(); d != 1 {
