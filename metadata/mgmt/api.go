@@ -109,11 +109,12 @@ func breakerExcluded(err error) bool {
 // status and headers on success.
 type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error)
 
-// call runs do once: not at all while the gate is closed or the breaker open, otherwise with a
-// cached token, without go-auth0's retrier (whose sleeps ignore the context), and bounded by ctx.
+// call runs do once: not at all while the budget refuses it (Budget.Wait, with ctx's priority) or
+// the breaker is open, otherwise with a cached token, without go-auth0's retrier (whose sleeps
+// ignore the context), and bounded by ctx.
 func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
-	if closed, reset := w.gate.closed(); closed {
-		return &callError{op: op, kind: kindRateLimited, reset: reset, noCall: true}
+	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
+		return notSent(ctx, op, err)
 	}
 	_, err := w.breaker.Execute(func() (struct{}, error) {
 		return struct{}{}, w.attempt(ctx, op, do)
