@@ -18,7 +18,9 @@
 // (each bounded by the writer's own timeout) and are recorded, and Run returns the summary so far
 // with the context's error; the checkpoint stays for the next run.
 //
-// It imports package metadata and the standard library only, and declares the small interfaces it
-// consumes (Lister, PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and
-// redisstore.Store implement them.
+// It imports package metadata, golang.org/x/time/rate (which spaces the writes at Options.Rate)
+// and the standard library only, and declares the small interfaces it consumes (Lister,
+// PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and redisstore.Store
+// implement them. Run it under mgmt.WithPriority(ctx, mgmt.Background) so that its calls yield
+// to logins in the writer's rate budget.
 package reconcile
