@@ -153,3 +153,11 @@ func notSent(ctx context.Context, op string, err error) error {
 	}
 	return &callError{op: op, kind: ctxKind(ctx), noCall: true, cause: err}
 }
+
+// Gate reports whether a Background call would wait now (a 429's reset ahead, or the tenant's
+// bucket down to the reserve), and until when. With it the Writer is a reconcile.RateGate, so a
+// walk does not even start a write that would only wait.
+func (w *Writer) Gate() (closed bool, reset time.Time) {
+	s := w.gate.state()
+	return s.Closed || s.Paced, s.Reset
+}
