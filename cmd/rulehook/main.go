@@ -75,6 +75,7 @@ func commands() []command {
 		{"reconcile", "bring every user of the tenant in line with the rules, writing only who differs", runReconcile},
 		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
+		{"bench-budget", "measure logins and a reconcile sharing the emulated free tier's rate limit: 429s, changes landed", runBenchBudget},
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
 	}
