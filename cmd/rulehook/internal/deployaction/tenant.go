@@ -15,6 +15,8 @@ import (
 	"github.com/auth0/go-auth0/v3/management/client"
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
+
+	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
 // Errors Deploy returns (wrapped; test with errors.Is). A refused or failed Management API call is
@@ -75,7 +77,10 @@ type tenant struct {
 // out without a token and the operator sees a bare 401) and fetches with http.DefaultClient (no
 // timeout): here a refused token is an *APIError saying so.
 func connect(ctx context.Context, c config) (*tenant, error) {
-	hc := &http.Client{Timeout: c.RequestTimeout}
+	// Background in a budget of its own: the polls wait while the tenant's bucket is down to the
+	// reserve the logins of a running rulehook need (Auth0's free tier: one bucket for every call).
+	budget := mgmt.NewBudget(mgmt.BudgetOptions{})
+	hc := &http.Client{Timeout: c.RequestTimeout, Transport: budget.Transport(http.DefaultTransport, mgmt.Background)}
 	redact := []string{c.ClientSecret}
 	for _, v := range c.Secrets {
 		redact = append(redact, v)
