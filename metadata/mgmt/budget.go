@@ -87,13 +87,13 @@ func (b *Budget) try(p Priority, book bool) (until time.Time, changed <-chan str
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
-	if b.closedUntil.After(now) {
-		return b.closedUntil, b.changed, false
-	}
 	if p == Background {
 		if paced, until := b.pacedLocked(now); paced {
 			return until, b.changed, false
 		}
+	}
+	if b.closedUntil.After(now) {
+		return b.closedUntil, b.changed, false
 	}
 	if book && b.known {
 		b.remaining--

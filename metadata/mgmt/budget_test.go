@@ -21,6 +21,13 @@ func rateHeaders(limit, remaining int, reset time.Time) http.Header {
 	return h
 }
 
+// newBudget is a Budget whose probes are not jittered, so that their times are exact.
+func newBudget(o BudgetOptions) *Budget {
+	b := NewBudget(o)
+	b.jitter = func() time.Duration { return 0 }
+	return b
+}
+
 // soon is a context whose deadline comes long before the resets these tests set.
 func soon(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -29,7 +36,7 @@ func soon(t *testing.T) context.Context {
 }
 
 func TestBudgetBackgroundLeavesTheReserveToLogins(t *testing.T) {
-	b := NewBudget(BudgetOptions{Reserve: 1})
+	b := newBudget(BudgetOptions{Reserve: 1})
 	far := time.Now().Add(time.Minute).Truncate(time.Second)
 	b.Observe(200, rateHeaders(2, 2, far)) // Auth0's free tier: a bucket of 2
 	if err := b.Wait(soon(t), Background); err != nil {
@@ -53,7 +60,7 @@ func TestBudgetBackgroundLeavesTheReserveToLogins(t *testing.T) {
 }
 
 func TestBudgetWakesBackgroundOnAnAnswer(t *testing.T) {
-	b := NewBudget(BudgetOptions{})
+	b := newBudget(BudgetOptions{})
 	b.Observe(200, rateHeaders(100, 1, time.Now().Add(time.Hour)))
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(context.Background(), Background) }()
@@ -71,7 +78,7 @@ func TestBudgetWakesBackgroundOnAnAnswer(t *testing.T) {
 func TestBudgetProbesOnceAfterTheReset(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	b := NewBudget(BudgetOptions{Reserve: 1, Now: clock})
+	b := newBudget(BudgetOptions{Reserve: 1, Now: clock})
 	reset := now.Truncate(time.Second).Add(2 * time.Second) // X-RateLimit-Reset is whole seconds
 	b.Observe(200, rateHeaders(2, 1, reset))
 	if d, want := b.delay(Background), reset.Sub(now); d != want {
@@ -87,13 +94,13 @@ func TestBudgetProbesOnceAfterTheReset(t *testing.T) {
 }
 
 func TestBudget429ClosesForEveryone(t *testing.T) {
-	b := NewBudget(BudgetOptions{})
+	b := newBudget(BudgetOptions{})
 	reset := time.Now().Add(time.Minute).Truncate(time.Second)
 	b.Observe(http.StatusTooManyRequests, rateHeaders(2, 0, reset))
 	var rl *metadata.RateLimitError
-	for _, p := range []Priority{Foreground, Background} {
-		if err := b.Wait(soon(t), p); !errors.As(err, &rl) || !rl.Reset.Equal(reset) {
-			t.Errorf("%s Wait while closed = %v; want a RateLimitError until %s", p, err, reset)
+	for p, want := range map[Priority]time.Time{Foreground: reset, Background: reset.Add(probeBackoff)} {
+		if err := b.Wait(soon(t), p); !errors.As(err, &rl) || !rl.Reset.Equal(want) {
+			t.Errorf("%s Wait while closed = %v; want a RateLimitError until %s", p, err, want)
 		}
 	}
 	if s := b.State(); !s.Closed || !s.Reset.Equal(reset) {
@@ -104,7 +111,7 @@ func TestBudget429ClosesForEveryone(t *testing.T) {
 func TestBudgetTransport(t *testing.T) {
 	tenant := mgmttest.New()
 	t.Cleanup(tenant.Close)
-	b := NewBudget(BudgetOptions{})
+	b := newBudget(BudgetOptions{})
 	hc := &http.Client{Transport: b.Transport(http.DefaultTransport, Foreground), Timeout: 5 * time.Second}
 	get := func() error {
 		req, _ := http.NewRequest(http.MethodGet, tenant.URL()+"/api/v2/users/auth0%7C1", nil)
@@ -136,5 +143,30 @@ func TestBudgetTransport(t *testing.T) {
 		t.Errorf("POST /oauth/token through the closed budget = %v; want it sent", err)
 	} else {
 		resp.Body.Close()
+	}
+}
+
+// A probe that draws a 429 says another process took the token the reset promised: each 429 in
+// a row holds Background a second longer past the reset; an answer with the reserve left takes
+// a second off.
+func TestBudgetBacksOffAfterEach429(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	b := newBudget(BudgetOptions{Reserve: 1, Now: func() time.Time { return now }})
+	for n := 1; n <= 3; n++ {
+		b.Observe(http.StatusTooManyRequests, rateHeaders(2, 0, now.Add(time.Second)))
+		if d, want := b.delay(Background), time.Second+time.Duration(n)*probeBackoff; d != want {
+			t.Errorf("Background delay after %d 429s = %s; want %s", n, d, want)
+		}
+		if d := b.delay(Foreground); d != time.Second {
+			t.Errorf("Foreground delay after %d 429s = %s; want 1s: logins wait for the reset only", n, d)
+		}
+	}
+	b.Observe(http.StatusOK, rateHeaders(2, 0, now.Add(time.Second))) // the reserve spent too
+	if d, want := b.delay(Background), time.Second+4*probeBackoff; d != want {
+		t.Errorf("Background delay after an answer with 0 left = %s; want %s", d, want)
+	}
+	b.Observe(http.StatusOK, rateHeaders(2, 1, now.Add(time.Second))) // the reserve left
+	if d, want := b.delay(Background), time.Second+3*probeBackoff; d != want {
+		t.Errorf("Background delay after an answer with 1 left = %s; want %s", d, want)
 	}
 }

@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -16,6 +17,13 @@ const (
 	// probeWait is how long background calls wait after a probe for its answer before the next
 	// probe, when the answer never comes.
 	probeWait = time.Second
+	// probeBackoff is the extra wait after the reset per strain (up to maxStrain), and
+	// probeJitter the most added at random, so that the probes of separate processes, which all
+	// read the same whole-second X-RateLimit-Reset, do not fall on the same instant as each other
+	// or lock onto the phase of a steady stream of logins.
+	probeBackoff = time.Second
+	maxStrain    = 5
+	probeJitter  = time.Second
 )
 
 // Budget is a process's share of the tenant's Management API rate limit, fed by the
@@ -27,7 +35,10 @@ const (
 //     holds; a Background call waits while it holds no more than the reserve (Auth0's free tier
 //     shares one bucket of 2 between reads, writes and Actions calls), and until the
 //     X-RateLimit-Reset, "the expected time when additional requests will be added" (Auth0 docs
-//     "Rate Limit Use Cases"); then one call probes and its answer tells the rest.
+//     "Rate Limit Use Cases"), plus up to a second at random; then one call probes and its
+//     answer tells the rest. The token that reset promised may have gone to another process's
+//     login meanwhile: every answer that shows the reserve spent (a 429, or less Remaining than
+//     the reserve) holds the next probe a second longer, and every other answer a second less.
 //
 // Foreground calls (logins) never wait on the reserve: they take it. A Budget is safe for
 // concurrent use; the zero value is not usable, call NewBudget.
@@ -41,7 +52,10 @@ type Budget struct {
 	known       bool      // an answer has carried X-RateLimit-Remaining
 	remaining   int64     // the tenant's tokens as estimated; may go negative
 	limit       int64     // last X-RateLimit-Limit; 0 before any
-	reset       time.Time // when the tenant adds tokens next, as last said (or guessed)
+	reset       time.Time // when the tenant adds tokens next, as last said
+	next        time.Time // when a Background call may probe after the reset
+	strain      int       // answers that showed the reserve spent, less those that did not
+	jitter      func() time.Duration
 	changed     chan struct{}
 }
 
@@ -67,7 +81,8 @@ func NewBudget(o BudgetOptions) *Budget {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Budget{now: o.Now, log: o.Logger, reserve: int64(o.Reserve), changed: make(chan struct{})}
+	return &Budget{now: o.Now, log: o.Logger, reserve: int64(o.Reserve), changed: make(chan struct{}),
+		jitter: func() time.Duration { return rand.N(probeJitter) }}
 }
 
 // Observe reads the rate-limit headers of a Management API answer (h may be nil when there was
@@ -91,15 +106,23 @@ func (b *Budget) Observe(status int, h http.Header) {
 		b.reset = reset
 	}
 	if status != http.StatusTooManyRequests {
+		if hasRemaining && remaining < b.reserveLocked() {
+			b.strain = min(b.strain+1, maxStrain)
+		} else if hasRemaining {
+			b.strain = max(b.strain-1, 0)
+		}
+		b.next = b.reset.Add(time.Duration(b.strain)*probeBackoff + b.jitter())
 		return
 	}
 	b.known, b.remaining = true, 0
+	b.strain = min(b.strain+1, maxStrain)
 	until := reset
 	if !hasReset || !until.After(now) {
 		until = now.Add(rateLimitFallback)
 	}
 	until = minTime(until, now.Add(maxGateClose))
 	b.reset = until
+	b.next = until.Add(time.Duration(b.strain)*probeBackoff + b.jitter())
 	if !until.After(b.closedUntil) {
 		return
 	}
@@ -136,17 +159,17 @@ func (b *Budget) reserveLocked() int64 {
 }
 
 // pacedLocked reports whether a Background call must wait for the reset, and until when. Once
-// the reset has passed the tenant has added at least one token: the estimate lets one call
-// through, whose answer says how many.
+// the reset (and the strain's extra wait) has passed the tenant has added at least one token:
+// the estimate lets one call through, whose answer says how many.
 func (b *Budget) pacedLocked(now time.Time) (bool, time.Time) {
 	r := b.reserveLocked()
 	if !b.known || r < 0 || b.remaining > r {
 		return false, time.Time{}
 	}
-	if b.reset.After(now) {
-		return true, b.reset
+	if b.next.After(now) {
+		return true, b.next
 	}
-	b.remaining, b.reset = r+1, now.Add(probeWait)
+	b.remaining, b.next = r+1, now.Add(probeWait)
 	return false, time.Time{}
 }
 
@@ -157,8 +180,8 @@ type GateState struct {
 	// Paced is true while Background calls (the worker, reconcile) wait for the reset because
 	// the tenant's bucket holds no more than the reserve; logins still write.
 	Paced bool
-	// Reset is when the gate opens and the pacing ends (the later of the two); zero when the gate
-	// is open and nothing is paced.
+	// Reset is when the gate opens; while it is open and Background calls are paced, when the
+	// pacing ends; zero when the gate is open and nothing is paced.
 	Reset time.Time
 	// Remaining is the estimate of the tenant's bucket: the last X-RateLimit-Remaining less the
 	// calls booked since; -1 before any answer carried one.
@@ -173,14 +196,13 @@ func (b *Budget) state() GateState {
 	if b.known {
 		s.Remaining = b.remaining
 	}
-	if s.Closed {
+	paced, until := b.pacedLocked(now)
+	s.Paced = paced
+	switch {
+	case s.Closed:
 		s.Reset = b.closedUntil
-	}
-	if paced, until := b.pacedLocked(now); paced {
-		s.Paced = true
-		if until.After(s.Reset) {
-			s.Reset = until
-		}
+	case paced:
+		s.Reset = until
 	}
 	return s
 }
