@@ -255,10 +255,6 @@ func (w *Writer) audit(ctx context.Context, userID, reason, requestID string, ch
 	}
 }
 
-// Budget returns the Writer's rate budget, for other Management API clients of the process
-// (Budget.Transport).
-func (w *Writer) Budget() *Budget { return w.gate }
-
 func (w *Writer) nudge() {
 	select {
 	case w.wake <- struct{}{}:
