@@ -76,6 +76,7 @@ func commands() []command {
 		{"import", "load play counts, genres and songs from the old app (PostgreSQL or CSV) into Redis", runImport},
 		{"audit", "print the metadata changes rulehook made (a user's history with --user)", runAudit},
 		{"bench", "load-test the callout (self-started stack, or --url) and print throughput and latency", runBench},
+		{"bench-budget", "measure logins and a reconcile sharing the emulated free tier's rate limit: 429s, changes landed", runBenchBudget},
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
 		{"doctor", "check Redis, the Management API token and scopes, and the Action, with serve's environment", runDoctor},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/mgmt"
 	"github.com/rulehook/rulehook/metadata/reconcile"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 )
@@ -21,7 +22,7 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var o reconcile.Options
-	fs.Float64Var(&o.Rate, "rate", reconcile.DefaultRate, "most Management API writes started per second (the free tier allows 2)")
+	fs.Float64Var(&o.Rate, "rate", reconcile.DefaultRate, "most writes started per second; fewer while logins need the tenant's rate limit (the free tier allows 2 calls per second in all)")
 	fs.IntVar(&o.PerPage, "per-page", reconcile.DefaultPerPage, "users per listing page")
 	fs.StringVar(&o.Name, "name", reconcile.DefaultName, "checkpoint name, so that separate runs do not share one")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the changes a run would make and write nothing")
@@ -50,13 +51,10 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	}
 	o.Policy = cfg.Policy
 	o.Changes, o.Unrecorded, o.Progress = env.stdout, env.stdout, env.stderr
-	sum, err := reconcile.Run(ctx, o, reconcile.Deps{
-		Users: w, Plays: store, Writer: w, Checkpoints: store, Fresh: w,
-		Gate: reconcile.GateFunc(func() (bool, time.Time) {
-			g := w.Stats().Gate
-			return g.Closed || g.Paced, g.Reset
-		}),
-		Logger: logger,
+	// Background: every call of the walk yields to logins in the writer's rate budget, and
+	// waits out a nearly spent window instead of drawing 429s.
+	sum, err := reconcile.Run(mgmt.WithPriority(ctx, mgmt.Background), o, reconcile.Deps{
+		Users: w, Plays: store, Writer: w, Checkpoints: store, Fresh: w, Gate: w, Logger: logger,
 	})
 	if errors.Is(err, metadata.ErrInvalid) {
 		return usageErrorf("reconcile: %v", err)

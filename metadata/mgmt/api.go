@@ -124,12 +124,13 @@ func breakerExcluded(err error) bool {
 // status and headers on success.
 type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.Header, error)
 
-// call runs do once: not at all while the gate is closed or the breaker open, otherwise with a
-// cached token, without go-auth0's retrier (whose sleeps ignore the context), and bounded by ctx.
+// call runs do once: not at all while the budget refuses it (Budget.Wait, with ctx's priority) or
+// the breaker is open, otherwise with a cached token, without go-auth0's retrier (whose sleeps
+// ignore the context), and bounded by ctx.
 // A configuration error parks the calls of its kind: they are not made until it ends.
 func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
-	if closed, reset := w.gate.closed(); closed {
-		return &callError{op: op, kind: kindRateLimited, reset: reset, noCall: true}
+	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
+		return notSent(ctx, op, err)
 	}
 	if parked, until := w.park.blocked(op); parked {
 		return &callError{op: op, kind: kindConfig, reset: until, noCall: true}

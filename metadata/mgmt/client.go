@@ -23,6 +23,9 @@ type ClientConfig struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Transport carries the Management API calls (not the token requests); nil means a clone of
+	// http.DefaultTransport. deploy-action passes a Budget's Transport, so its polls yield to logins.
+	Transport http.RoundTripper
 }
 
 // Client is the Management API as every rulehook command reaches it: go-auth0 v3 over rulehook's
@@ -50,26 +53,30 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(full, base.Scheme+"://"+base.Host)
+	return newClient(full, base.Scheme+"://"+base.Host, cfg.Transport)
 }
 
-// newClient builds the go-auth0 client and the token source for a validated Config.
-func newClient(cfg Config, base string) (*Client, error) {
+// newClient builds the go-auth0 client and the token source for a validated Config. api carries
+// the API calls; nil means the transport the token requests use.
+func newClient(cfg Config, base string, api http.RoundTripper) (*Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 32 // logins write concurrently; the default 2 churns connections
 	hc := &http.Client{Timeout: cfg.Timeout, Transport: transport}
-	apiClient := &http.Client{Timeout: cfg.Timeout, Transport: answerTransport{next: transport}}
+	if api == nil {
+		api = transport
+	}
+	apiClient := &http.Client{Timeout: cfg.Timeout, Transport: answerTransport{next: api}}
 
 	scheme, host, _ := strings.Cut(base, "://")
 	opts := []option.RequestOption{option.WithHTTPClient(apiClient), option.WithoutRetries()}
 	if scheme == "http" { // loopback only, checked by ParseBaseURL
 		opts = append(opts, option.WithInsecure())
 	}
-	api, err := client.New(host, opts...)
+	m, err := client.New(host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: mgmt: %w", metadata.ErrInvalid, err)
 	}
-	return &Client{API: api, tokens: &tokenSource{
+	return &Client{API: m, tokens: &tokenSource{
 		endpoint:     base + "/oauth/token",
 		clientID:     cfg.ClientID,
 		clientSecret: cfg.ClientSecret,

@@ -41,8 +41,9 @@ type Config struct {
 	QueueReserve time.Duration
 	// Policy holds the rules the worker re-runs; it must be valid (metadata.Policy.Validate).
 	Policy metadata.Policy
-	// LowRemaining: when an answer says X-RateLimit-Remaining <= LowRemaining, the worker waits for
-	// X-RateLimit-Reset before its next call, leaving the last calls of the window to logins.
+	// LowRemaining is the reserve of the Writer's Budget: Background calls (the worker, reconcile)
+	// wait for X-RateLimit-Reset while the tenant's bucket holds no more than LowRemaining (at most
+	// X-RateLimit-Limit less one), leaving the last calls of the window to logins.
 	// 0 means DefaultLowRemaining; negative disables the pacing.
 	LowRemaining int
 	// BreakerFailures consecutive failed calls (5xx, timeouts, network errors, configuration

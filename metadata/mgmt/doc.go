@@ -1,6 +1,8 @@
 // Package mgmt owns rulehook's writes to the Auth0 Management API: one PATCH per change, made
 // through go-auth0 v3 with a cached client-credentials token, no SDK retries and a short per-call
-// timeout; a process-wide rate-limit gate fed by X-RateLimit-* headers; a circuit breaker
+// timeout; a process-wide rate budget (Budget) fed by X-RateLimit-* headers, through which every
+// Management API call of the process goes, logins first (Foreground) and the worker and
+// reconcile after them (Background); a circuit breaker
 // (sony/gobreaker) for tenant outages; and the worker that drains the durable per-user retry
 // queue, re-running the rules on the user's current state so that a late retry never applies a
 // stale decision. It also makes the reads reconcile needs: the paged listing (list.go), and, for
@@ -12,7 +14,7 @@
 // each parking logs one ERROR line naming the missing scope, and Writer.ConfigError reports it.
 // Every user body is decoded with metadata.DecodeUser and checked to be the user asked for.
 //
-// It imports go-auth0, gobreaker, package metadata and the standard library. The queue, the play
+// It imports go-auth0, gobreaker, golang.org/x/time/rate, package metadata and the standard library. The queue, the play
 // counts and the audit trail are reached through the small interfaces declared here (Queue,
 // PlayReader, Auditor), which metadata/redisstore implements. Errors returned to callers wrap the
 // metadata sentinels (ErrInvalid, ErrNotFound, ErrRateLimited, ErrUnavailable), never a go-auth0

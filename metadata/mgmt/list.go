@@ -25,7 +25,9 @@ const MaxPerPage = 100
 // client page through its first 1000 users only (a later page answers 400, here an error wrapping
 // metadata.ErrInvalid).
 //
-// The call goes through the rate-limit gate and the circuit breaker like every other. The error
+// The call goes through the rate budget (with ctx's priority: run a walk under
+// WithPriority(ctx, Background) so that it yields to logins) and the circuit breaker like every
+// other. The error
 // wraps metadata.ErrInvalid for a bad page or perPage (nothing sent) or a 4xx answer,
 // metadata.ErrRateLimited (a *metadata.RateLimitError with the reset) on 429 or while the gate is
 // closed, and metadata.ErrUnavailable on 5xx, timeouts, network errors or while the breaker is open.
@@ -33,6 +35,9 @@ func (w *Writer) ListUsers(ctx context.Context, page, perPage int) (users []meta
 	if page < 0 || perPage < 1 || perPage > MaxPerPage {
 		return nil, 0, fmt.Errorf("%w: mgmt: list users: page %d, per page %d (want page >= 0, 1 <= per page <= %d)",
 			metadata.ErrInvalid, page, perPage, MaxPerPage)
+	}
+	if err := w.gate.ready(ctx, PriorityOf(ctx)); err != nil {
+		return nil, 0, fmt.Errorf("mgmt: list users page %d: %w", page, notSent(ctx, "GET users", err))
 	}
 	callCtx, cancel, ok := w.callContext(ctx, 0)
 	if !ok {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/rulehook/rulehook/metadata"
 )
@@ -42,7 +43,7 @@ type WorkerOptions struct {
 	// DefaultMinBackoff and DefaultMaxBackoff); a 429 waits for its reset instead.
 	MinBackoff, MaxBackoff time.Duration
 	// Interval is the least time between two Management API calls of this worker (default 0: as
-	// fast as the rate-limit headers allow).
+	// fast as the Writer's Budget lets Background calls go).
 	Interval time.Duration
 }
 
@@ -88,8 +89,9 @@ func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error
 // until the reset, a 5xx, timeout, network error or a 200 that is not the user asked for until an
 // exponential backoff, a configuration error (403, or a 401 a fresh token did not cure) until
 // Config.ConfigRetry has passed, and another 4xx drops it.
-// While the gate is closed, the rate-limit window nearly spent, or the breaker open, the worker
-// makes no call and waits, without spinning.
+// Its calls are Background in the Writer's Budget: while the gate is closed, the tenant's bucket
+// down to the reserve kept for logins, or the breaker open, the worker makes no call and waits,
+// without spinning.
 func (w *Writer) RunWorker(ctx context.Context, consumer string, opts WorkerOptions) error {
 	opts, err := opts.withDefaults(w.cfg.Timeout)
 	if err != nil {
@@ -98,7 +100,11 @@ func (w *Writer) RunWorker(ctx context.Context, consumer string, opts WorkerOpti
 	if consumer == "" || strings.ContainsAny(consumer, " \r\n") {
 		return fmt.Errorf("%w: worker consumer must be a non-empty name without spaces", metadata.ErrInvalid)
 	}
-	k := &worker{w: w, consumer: consumer, opts: opts}
+	k := &worker{w: w, consumer: consumer, opts: opts, interval: rate.NewLimiter(rate.Inf, 1)}
+	if opts.Interval > 0 {
+		k.interval = rate.NewLimiter(rate.Every(opts.Interval), 1)
+	}
+	ctx = WithPriority(ctx, Background)
 	w.log.Info("queue worker started", "consumer", consumer)
 	for ctx.Err() == nil {
 		k.step(ctx)
@@ -111,7 +117,7 @@ type worker struct {
 	w        *Writer
 	consumer string
 	opts     WorkerOptions
-	last     time.Time // of this worker's last API call, for Interval
+	interval *rate.Limiter // Interval between two calls of this worker
 }
 
 // step claims one entry and applies it, or waits.
@@ -137,10 +143,10 @@ func (k *worker) step(ctx context.Context) {
 	}
 }
 
-// pause is how long the worker must wait before any call: the gate, the pacing, the breaker, a
-// parked configuration error (of reads or of writes: an entry needs both).
+// pause is how long the worker must wait before any call: the budget, the breaker, a parked
+// configuration error (of reads or of writes: an entry needs both).
 func (k *worker) pause() time.Duration {
-	wait, _ := k.w.gate.workerWait()
+	wait := k.w.gate.delay(Background)
 	if wait <= 0 && k.w.breaker.State() == gobreaker.StateOpen {
 		wait = k.opts.Poll
 	}
@@ -208,24 +214,28 @@ func (k *worker) getUser(ctx context.Context, id string) (metadata.User, error) 
 	return k.w.getUser(callCtx, id)
 }
 
-// turn waits until the worker may call: the pacing of a nearly spent rate-limit window and
-// Interval. A wait longer than a quarter of the lease gives the entry back instead.
+// turn waits until the worker may call: Interval, then its turn in the budget (Background: the
+// gate open and more than the reserve left to logins). A wait longer than a quarter of the lease
+// gives the entry back instead, until the wait would end.
 func (k *worker) turn(ctx context.Context, e metadata.QueueEntry) bool {
-	now := k.w.cfg.Now()
-	wait, until := k.w.gate.workerWait()
-	if next := k.last.Add(k.opts.Interval); next.Sub(now) > wait {
-		wait, until = next.Sub(now), next
+	wctx, cancel := context.WithTimeout(ctx, k.opts.Lease/4)
+	defer cancel()
+	err := k.interval.Wait(wctx)
+	if err == nil {
+		err = k.w.gate.ready(wctx, Background)
 	}
-	if wait > k.opts.Lease/4 {
-		k.retry(ctx, e, until, "rate limited", nil)
-		return false
+	var rl *metadata.RateLimitError
+	switch {
+	case err == nil:
+		return true
+	case ctx.Err() != nil:
+		k.retry(ctx, e, k.w.cfg.Now(), "worker stopping", ctx.Err())
+	case errors.As(err, &rl):
+		k.retry(ctx, e, rl.Reset, "rate limited", nil)
+	default: // the interval or the pacing outlasted the quarter lease
+		k.retry(ctx, e, k.w.cfg.Now().Add(k.opts.MinBackoff), "rate limited", nil)
 	}
-	if wait > 0 && !k.sleep(ctx, wait, false) {
-		k.retry(ctx, e, now, "worker stopping", ctx.Err())
-		return false
-	}
-	k.last = k.w.cfg.Now()
-	return true
+	return false
 }
 
 // failed decides what becomes of an entry whose call failed.

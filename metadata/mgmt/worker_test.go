@@ -52,7 +52,8 @@ func TestRateLimitQueuesThenAppliesAfterReset(t *testing.T) {
 		t.Errorf("Stats.Gate = %+v; want closed until %s", s.Gate, reset)
 	}
 
-	waitFor(t, 5*time.Second, "both users written", func() bool {
+	// After a 429 the worker's probe waits a second past the reset, plus up to a second of jitter.
+	waitFor(t, 10*time.Second, "both users written", func() bool {
 		return slices.Contains(roles(e.user("auth0|rl")), any("playlist_editor")) &&
 			e.user("auth0|rl2").UserMetadata["displayName"] == "user"
 	})
@@ -397,7 +398,9 @@ func TestWorkerPacesWhenRemainingIsLow(t *testing.T) {
 	}
 	e.startWorker(e.w, "w1")
 	waitFor(t, time.Second, "the paced GET", func() bool { return e.w.Stats().Gate.Paced })
-	waitFor(t, 3*time.Second, "the promotion", func() bool { return len(roles(e.user(id))) == 1 })
+	// Remaining 1 is below the reserve of 2: the probe after the reset waits a second more, plus
+	// up to a second of jitter.
+	waitFor(t, 10*time.Second, "the promotion", func() bool { return len(roles(e.user(id))) == 1 })
 	for _, r := range e.tenant.Requests() {
 		if r.Method == http.MethodPatch && r.Time.Before(reset) {
 			t.Errorf("PATCH at %s; want it after the reset %s", r.Time, reset)

@@ -24,7 +24,7 @@ type Writer struct {
 	log     *slog.Logger
 	api     *client.Management
 	tokens  *tokenSource
-	gate    *gate
+	gate    *Budget
 	park    *parkLot
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	queue   Queue
@@ -47,7 +47,7 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(cfg, base.String())
+	c, err := newClient(cfg, base.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 		api:    c.API,
 		queue:  q,
 		plays:  plays,
-		gate:   newGate(cfg.Now, cfg.Logger, cfg.LowRemaining),
+		gate:   NewBudget(BudgetOptions{Reserve: cfg.LowRemaining, Logger: cfg.Logger, Now: cfg.Now}),
 		park:   &parkLot{now: cfg.Now, log: cfg.Logger, retry: cfg.ConfigRetry},
 		wake:   make(chan struct{}, 1),
 		tokens: c.tokens,
@@ -86,17 +86,20 @@ func New(cfg Config, q Queue, plays PlayReader) (*Writer, error) {
 //   - Written: the tenant accepted the PATCH (an empty patch makes no call and is reported Written);
 //   - Merged: an entry was already pending or in flight for the user; the write joined it in the
 //     queue without a call;
-//   - Queued: the write is in the durable queue (gate closed, breaker open, or the PATCH failed with 429, 5xx, 408, a timeout, a network or
-//     token error, or a configuration error: a 403, or a 401 that a fresh token did not cure, after
-//     which writes are queued without a call until Config.ConfigRetry has passed);
+//   - Queued: the write is in the durable queue (the budget refused it: a 429's reset is ahead,
+//     or a Background write could not have its turn before ctx's deadline; breaker open, or the
+//     PATCH failed with 429, 5xx, 408, a timeout, a network or token error, or a configuration
+//     error: a 403, or a 401 that a fresh token did not cure, after which writes are queued
+//     without a call until Config.ConfigRetry has passed);
 //     a rule write is stored as a re-run of the rules, an explicit one with its values;
 //   - an error wrapping metadata.ErrInvalid for a bad user id or patch (nothing sent) or another
 //     4xx answer, metadata.ErrNotFound for 404 (neither is queued), and metadata.ErrUnavailable
 //     with metadata.ErrNotQueued (plus metadata.ErrRateLimited after a 429) when the write could
 //     be neither sent nor queued.
 //
-// The PATCH is bounded by Config.Timeout and by ctx's deadline less Config.QueueReserve, so a
-// failed PATCH still leaves time to queue. On success the change is audited (Changes from
+// The PATCH goes through the Writer's Budget with ctx's priority (WithPriority; a login's write
+// is Foreground and never waits), and is bounded by Config.Timeout and by ctx's deadline less
+// Config.QueueReserve, so a failed PATCH still leaves time to queue. On success the change is audited (Changes from
 // w.Before) when an Auditor is set; an audit failure is logged, not returned.
 func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome, error) {
 	if err := metadata.ValidateUserID(wr.UserID); err != nil {
@@ -110,6 +113,9 @@ func (w *Writer) Write(ctx context.Context, wr metadata.Write) (metadata.Outcome
 	}
 	if why, cause := w.mustQueue(ctx, wr.UserID); why != "" {
 		return w.enqueue(ctx, wr, why, cause)
+	}
+	if err := w.gate.ready(ctx, PriorityOf(ctx)); err != nil {
+		return w.enqueue(ctx, wr, "rate limited", err)
 	}
 	if wr.Explicit && w.holder != nil {
 		return w.writeHeld(ctx, wr)
@@ -140,9 +146,6 @@ func (w *Writer) writeDirect(ctx context.Context, wr metadata.Write) (metadata.O
 
 // mustQueue says why a write must not be sent now, with the error to report if queueing fails.
 func (w *Writer) mustQueue(ctx context.Context, userID string) (string, error) {
-	if closed, reset := w.gate.closed(); closed {
-		return "rate limited", &metadata.RateLimitError{Reset: reset}
-	}
 	if w.breaker.State() == gobreaker.StateOpen {
 		return "circuit breaker open", errBreakerOpen
 	}
@@ -220,10 +223,14 @@ func (w *Writer) Rerun(ctx context.Context, userID, reason, requestID string) er
 // User reads the user's metadata (id, app_metadata, user_metadata). The error wraps
 // metadata.ErrInvalid for a bad id, metadata.ErrNotFound on 404, metadata.ErrRateLimited (a
 // *metadata.RateLimitError with the reset) on 429 or while the gate is closed, and
-// metadata.ErrUnavailable on 5xx, timeouts, network errors or while the breaker is open.
+// metadata.ErrUnavailable on 5xx, timeouts, network errors or while the breaker is open. A
+// Background ctx (WithPriority) waits for its turn in the budget first.
 func (w *Writer) User(ctx context.Context, id string) (metadata.User, error) {
 	if err := metadata.ValidateUserID(id); err != nil {
 		return metadata.User{}, err
+	}
+	if err := w.gate.ready(ctx, PriorityOf(ctx)); err != nil {
+		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", id, notSent(ctx, "GET user", err))
 	}
 	callCtx, cancel, ok := w.callContext(ctx, 0)
 	if !ok {

@@ -33,7 +33,9 @@
 // starts again from the first user: users written already no longer differ and are not written
 // again.
 //
-// It imports package metadata and the standard library only, and declares the small interfaces it
-// consumes (Lister, Exporter, PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and
-// redisstore.Store implement them.
+// It imports package metadata, golang.org/x/time/rate (which spaces the writes at Options.Rate)
+// and the standard library only, and declares the small interfaces it consumes (Lister, Exporter,
+// PlayReader, Writer, UserReader, Checkpointer, RateGate): mgmt.Writer and redisstore.Store
+// implement them. Run it under mgmt.WithPriority(ctx, mgmt.Background) so that its calls yield
+// to logins in the writer's rate budget.
 package reconcile

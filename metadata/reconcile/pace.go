@@ -28,26 +28,6 @@ const (
 	auth0ListLimit = 1000
 )
 
-// pacer spaces events at least interval apart: no burst, so no one-second window holds more than
-// rate events (plus the one on its edge).
-type pacer struct {
-	interval time.Duration
-	next     time.Time
-}
-
-func newPacer(rate float64) *pacer {
-	return &pacer{interval: time.Duration(float64(time.Second) / rate)}
-}
-
-// wait blocks until the next event may start and books the one after it.
-func (p *pacer) wait(ctx context.Context) error {
-	if err := sleep(ctx, time.Until(p.next)); err != nil {
-		return err
-	}
-	p.next = time.Now().Add(p.interval)
-	return nil
-}
-
 // sleep waits for d, or returns ctx's error when ctx ends first.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -75,7 +55,7 @@ func (r *runner) turn(ctx context.Context) error {
 		if err := r.waitGate(ctx); err != nil {
 			return err
 		}
-		if err := r.pacer.wait(ctx); err != nil {
+		if err := r.pacer.Wait(ctx); err != nil {
 			return err
 		}
 		if closed, _ := r.gateClosed(); !closed {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/rulehook/rulehook/metadata"
 )
 
@@ -44,7 +46,8 @@ func Run(ctx context.Context, opts Options, deps Deps) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	r := &runner{opts: opts, deps: deps, log: deps.Logger, now: time.Now, pacer: newPacer(opts.Rate),
+	// A burst of 1 spaces the writes evenly: no second holds more than Rate of them.
+	r := &runner{opts: opts, deps: deps, log: deps.Logger, now: time.Now, pacer: rate.NewLimiter(rate.Limit(opts.Rate), 1),
 		listed: map[string]bool{}}
 	r.start = r.now()
 	return r.run(ctx)
@@ -57,7 +60,7 @@ type runner struct {
 	deps  Deps
 	log   *slog.Logger
 	now   func() time.Time
-	pacer *pacer
+	pacer *rate.Limiter
 	start time.Time
 	runID string
 	base  int // users on the pages before the one the run started at

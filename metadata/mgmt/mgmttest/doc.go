@@ -24,8 +24,10 @@
 //     deploying, and Auth0's 400 "Trying to create a binding for an action that has not been
 //     deployed yet" meanwhile (WithDeployDelay; go-auth0's TestActionManager_Deploy recording,
 //     auth0-deploy-cli issue 385, terraform-provider-auth0's waitForActionDeployed);
-//   - X-RateLimit-Limit/Remaining/Reset on every answer, an optional write rate limit, fault
-//     injection per method and path (429, 5xx, hang, delay) and a request log.
+//   - X-RateLimit-Limit/Remaining/Reset on every answer and, with WithTier, Auth0's rate-limit
+//     tiers: FreeTier (one bucket for every Management API call) and SelfServiceTier (Read Users,
+//     Write Users and the rest apart), each bucket cited in tier.go; an optional write rate limit;
+//     fault injection per method and path (429, 5xx, hang, delay) and a request log.
 //
 // It imports the standard library and golang-jwt (to sign) only; it knows nothing of rulehook's
 // domain, so it checks rulehook against Auth0's rules rather than against rulehook's own copy.

@@ -144,7 +144,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		return true
 	}
 	now := time.Now()
-	s.rl.headers(w, now)
+	s.rl.headers(w, r, now)
 	if f.Status == http.StatusTooManyRequests {
 		reset := f.Reset
 		if reset.IsZero() {

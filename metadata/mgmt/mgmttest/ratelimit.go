@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -29,53 +28,77 @@ func (b *bucket) refill(now time.Time) {
 }
 
 // take spends one token. When the bucket is empty and enforce is set it spends nothing and
-// returns false with the time from which a token is available; otherwise it returns the time at
-// which the bucket is full again.
-func (b *bucket) take(now time.Time, enforce bool) (ok bool, remaining int, reset time.Time) {
+// returns false.
+func (b *bucket) take(now time.Time, enforce bool) bool {
 	b.refill(now)
 	if b.tokens < 1 && enforce {
-		wait := (1 - b.tokens) / b.rate
-		return false, 0, now.Add(time.Duration(wait * float64(time.Second)))
+		return false
 	}
 	b.tokens = math.Max(0, b.tokens-1)
-	full := (b.capacity - b.tokens) / b.rate
-	return true, int(b.tokens), now.Add(time.Duration(full * float64(time.Second)))
+	return true
 }
 
-// rateLimits holds the informational bucket every answer reports and the optional write limit.
+// status is what the X-RateLimit headers say of the bucket now: its size, the whole tokens left,
+// and when the next token is added. Auth0 documents X-RateLimit-Reset as "the expected time when
+// additional requests will be added to the bucket", in Unix seconds (Auth0 docs "Rate Limit Use
+// Cases", section "Predict when requests to a tenant will be rate limited"); go-auth0 waits until
+// it before retrying a 429 (management/internal/retrier.go). A full bucket answers now.
+func (b *bucket) status(now time.Time) (limit, remaining int, reset time.Time) {
+	b.refill(now)
+	next := 0.0
+	if b.tokens < b.capacity {
+		next = (math.Floor(b.tokens) + 1 - b.tokens) / b.rate
+	}
+	return int(b.capacity), int(b.tokens), now.Add(time.Duration(next * float64(time.Second)))
+}
+
+// limitedBucket is a live Bucket of the tier in force.
+type limitedBucket struct {
+	Bucket
+	*bucket
+}
+
+// rateLimits holds the tier's buckets and the informational bucket every other answer reports.
 type rateLimits struct {
-	mu     sync.Mutex
-	all    *bucket
-	writes *bucket // nil when writes are not limited
+	mu      sync.Mutex
+	all     *bucket // informational: never refuses
+	buckets []limitedBucket
 }
 
 func newRateLimits(cfg config, now time.Time) *rateLimits {
 	limit := float64(max(cfg.rateLimit, 1))
 	rl := &rateLimits{all: newBucket(limit, limit, now)}
-	if cfg.writeRate > 0 {
-		rl.writes = newBucket(float64(cfg.writeBurst), cfg.writeRate, now)
+	tier := cfg.tier
+	if tier == nil && cfg.writeRate > 0 {
+		t := writeTier(cfg.writeRate, cfg.writeBurst)
+		tier = &t
+	}
+	if tier != nil {
+		for _, b := range tier.Buckets {
+			rl.buckets = append(rl.buckets, limitedBucket{Bucket: b,
+				bucket: newBucket(float64(max(b.Burst, 1)), b.PerSecond, now)})
+		}
 	}
 	return rl
 }
 
-func isWrite(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return strings.HasPrefix(r.URL.Path, "/api/v2/")
+// bucketFor is the bucket r counts against, and whether it refuses when empty; mu must be held.
+func (rl *rateLimits) bucketFor(r *http.Request) (*bucket, bool) {
+	for _, b := range rl.buckets {
+		if b.matches(r) {
+			return b.bucket, true
+		}
 	}
-	return false
+	return rl.all, false
 }
 
-// admit sets the X-RateLimit headers for r and answers 429 (returning false) when r is a write
-// over the write limit.
+// admit spends a token of r's bucket, sets the X-RateLimit headers and answers 429 (returning
+// false) when r's bucket is enforced and empty.
 func (rl *rateLimits) admit(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	rl.mu.Lock()
-	b, enforce := rl.all, false
-	if rl.writes != nil && isWrite(r) {
-		b, enforce = rl.writes, true
-	}
-	ok, remaining, reset := b.take(now, enforce)
-	limit := int(b.capacity)
+	b, enforce := rl.bucketFor(r)
+	ok := b.take(now, enforce)
+	limit, remaining, reset := b.status(now)
 	rl.mu.Unlock()
 	setRateHeaders(w, limit, remaining, reset)
 	if !ok {
@@ -84,13 +107,11 @@ func (rl *rateLimits) admit(w http.ResponseWriter, r *http.Request, now time.Tim
 	return ok
 }
 
-// headers sets the informational X-RateLimit headers without spending a token.
-func (rl *rateLimits) headers(w http.ResponseWriter, now time.Time) {
+// headers sets r's bucket's X-RateLimit headers without spending a token.
+func (rl *rateLimits) headers(w http.ResponseWriter, r *http.Request, now time.Time) {
 	rl.mu.Lock()
-	rl.all.refill(now)
-	remaining := int(rl.all.tokens)
-	reset := now.Add(time.Duration((rl.all.capacity - rl.all.tokens) / rl.all.rate * float64(time.Second)))
-	limit := int(rl.all.capacity)
+	b, _ := rl.bucketFor(r)
+	limit, remaining, reset := b.status(now)
 	rl.mu.Unlock()
 	setRateHeaders(w, limit, remaining, reset)
 }

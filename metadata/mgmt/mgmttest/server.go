@@ -36,6 +36,7 @@ type config struct {
 	rateLimit    int
 	writeRate    float64
 	writeBurst   int
+	tier         *Tier
 	buildDelay   time.Duration
 	listLimit    int
 	key          *rsa.PrivateKey
@@ -67,15 +68,17 @@ func WithClientCredentials(id, secret string) Option {
 // before every call.
 func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
 
-// WithRateLimit sets the X-RateLimit-Limit advertised on answers outside the write limit. That
-// bucket refills limit tokens per second and is informational: it never answers 429.
+// WithRateLimit sets the X-RateLimit-Limit advertised on answers that no limited bucket counts
+// (WithTier, WithWriteRate). That bucket refills limit tokens per second and is informational: it
+// never answers 429.
 func WithRateLimit(limit int) Option { return func(c *config) { c.rateLimit = limit } }
 
 // WithWriteRate enforces a write limit on the Management API: POST, PUT, PATCH and DELETE under
 // /api/v2/ share a token bucket of burst tokens refilled at perSecond. A write that finds the bucket
 // empty gets 429 with X-RateLimit-Remaining 0 and X-RateLimit-Reset at the Unix second from which
 // the next write is allowed. Writes answered normally carry the bucket's Limit (burst), Remaining
-// and Reset (when it is full again). perSecond <= 0 disables the limit (the default).
+// and Reset (when the next token is added). perSecond <= 0 disables the limit (the default).
+// WithTier replaces it.
 func WithWriteRate(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.writeRate, c.writeBurst = perSecond, max(burst, 1)
@@ -260,7 +263,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
-		s.rl.headers(rec, time.Now()) // a 401 carries them too; admit replaces them
+		s.rl.headers(rec, r, time.Now()) // a 401 carries them too; admit replaces them
 		scope, ok := s.authorized(rec, r)
 		if !ok || !s.allowed(rec, r, scope, body) {
 			return

@@ -79,6 +79,9 @@ type tenant struct {
 // connect builds the client and gets an access token at once, so that a refused token is an
 // *APIError saying so before anything else is tried.
 func connect(ctx context.Context, c config) (*tenant, error) {
+	// Background in a budget of its own: the calls wait while the tenant's bucket is down to the
+	// reserve the logins of a running rulehook need (Auth0's free tier: one bucket for every call).
+	budget := mgmt.NewBudget(mgmt.BudgetOptions{})
 	redact := []string{c.ClientSecret}
 	for _, v := range c.Secrets {
 		redact = append(redact, v)
@@ -86,6 +89,7 @@ func connect(ctx context.Context, c config) (*tenant, error) {
 	conn, err := mgmt.NewClient(mgmt.ClientConfig{
 		BaseURL: c.base.String(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Audience: c.audience, Timeout: c.RequestTimeout,
+		Transport: budget.Transport(http.DefaultTransport, mgmt.Background),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
