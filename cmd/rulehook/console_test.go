@@ -185,14 +185,13 @@ func TestConsoleDrivesALoginAPlayAndAFault(t *testing.T) {
 	waitText(t, ctx, "#result-id-roles", "[]")
 	waitText(t, ctx, "#status-queue", "1 pending")
 	waitText(t, ctx, erinRow, "playlist_editor") // not demoted in the tenant yet
+	shot(t, ctx)
 	if err := chromedp.Do(ctx, chromedp.Click("#fault-none")); err != nil {
 		t.Fatal(err)
 	}
 	waitText(t, ctx, "#status-queue", "0 pending")
 	waitText(t, ctx, erinRow, "(none)")
 	waitText(t, ctx, "#history", `app_metadata.roles: ["playlist_editor"] → []`)
-
-	shot(t, ctx)
 }
 
 // shot takes a screenshot of the console; with RULEHOOK_UPDATE_SCREENSHOT=1 it replaces the one

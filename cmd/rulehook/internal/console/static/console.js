@@ -123,6 +123,10 @@ async function login(ev) {
   }
 }
 
+function metadataText(m) {
+  return `app_metadata  ${JSON.stringify(m.app_metadata || {})}\nuser_metadata ${JSON.stringify(m.user_metadata || {})}`;
+}
+
 function renderLogin(r) {
   $('result').hidden = false;
   if (r.denied) {
@@ -134,10 +138,15 @@ function renderLogin(r) {
   }
   const answer = r.callout || {};
   const degraded = answer.degraded || [];
-  text($('result-written-by'), r.written_by + (answer.written_by === 'rulehook' && degraded.length ? ' (queued for retry)' : ''));
+  let writer = answer.written_by || r.written_by;
+  if (writer === 'rulehook' && degraded.includes('management_api')) writer += ' (queued: the worker writes it once the tenant answers)';
+  else if (writer === 'rulehook') writer += ' (one Management API PATCH)';
+  else if (writer === 'action') writer += ' (api.user.setAppMetadata / setUserMetadata)';
+  else if (writer === 'none') writer += ' (nothing changed: no Management API call)';
+  text($('result-written-by'), writer);
   text($('result-degraded'), degraded.length ? degraded.join(', ') : 'nothing', degraded.length ? 'bad' : 'good');
-  $('result-before').textContent = pretty(r.before);
-  $('result-after').textContent = pretty(r.after);
+  $('result-before').textContent = metadataText(r.before);
+  $('result-after').textContent = metadataText(r.after);
   $('result-callout').textContent = r.callout ? pretty(r.callout) : '(rulehook gave no answer)';
   $('result-logs').textContent = (r.action_logs || []).join('\n') || '(nothing)';
 }
