@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,31 +20,61 @@ import (
 // MaxRequestIDBytes bounds an X-Request-Id accepted from a client.
 const MaxRequestIDBytes = 128
 
-const stateKey = "rulehook.request"
-
 // reqState is what the edge knows about one request: its id, and what the handler wants on the
 // request's single log line.
 type reqState struct {
 	id    string
 	attrs []slog.Attr
 	err   error // internal cause of a failure, logged once
-	buf   [6]slog.Attr
+	quiet bool  // a routine success (a login that changed nothing): logged at debug
+	buf   [8]slog.Attr
 }
 
 func (st *reqState) add(attrs ...slog.Attr) { st.attrs = append(st.attrs, attrs...) }
 
-func stateOf(c echo.Context) *reqState {
-	st, _ := c.Get(stateKey).(*reqState)
-	return st
+// edgeContext carries the request's state with its echo.Context, so that the edge neither
+// allocates echo's per-request store map nor a state of its own: both come from a pool.
+type edgeContext struct {
+	echo.Context
+	st reqState
 }
 
-// requestID returns the client's X-Request-Id when it is well formed, else a new random one.
+var edgePool = sync.Pool{New: func() any { return new(edgeContext) }}
+
+func stateOf(c echo.Context) *reqState {
+	if ec, ok := c.(*edgeContext); ok {
+		return &ec.st
+	}
+	return nil
+}
+
+// requestID returns the client's X-Request-Id when it is well formed, else a new one.
 func requestID(given string) string {
 	if validRequestID(given) {
 		return given
 	}
-	return rand.Text()
+	return newRequestID()
 }
+
+// Request ids are a random per-process prefix and a counter: unique, 26 characters like
+// rand.Text, without a call into the kernel's random source per request.
+var (
+	requestIDPrefix = rand.Text()[:13]
+	requestIDSeq    atomic.Uint64
+)
+
+func newRequestID() string {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // base32, as rand.Text
+	var b [26]byte
+	copy(b[:], requestIDPrefix)
+	n := requestIDSeq.Add(1)
+	for i := len(b) - 1; i >= 13; i-- {
+		b[i] = digits[n&31]
+		n >>= 5
+	}
+	return string(b[:])
+}
+
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > MaxRequestIDBytes {
@@ -62,22 +94,25 @@ func validRequestID(id string) bool {
 // edge wraps every route: request id, body limit, panic recovery, the error mapper, the
 // request's log line and its metrics.
 func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(ec echo.Context) error {
 		start := time.Now()
-		req := c.Request()
-		st := &reqState{id: requestID(req.Header.Get(echo.HeaderXRequestID))}
+		c := edgePool.Get().(*edgeContext)
+		c.Context = ec
+		c.st = reqState{id: requestID(ec.Request().Header.Get(echo.HeaderXRequestID))}
+		st := &c.st
 		st.attrs = st.buf[:0]
 		c.Response().Header().Set(echo.HeaderXRequestID, st.id)
-		c.Set(stateKey, st)
 
 		err := s.limitBody(c)
 		if err == nil {
 			err = runSafely(next, c)
 		}
 		if err != nil {
-			c.Error(err)
+			s.handleError(err, c)
 		}
 		s.finish(c, st, start)
+		*c = edgeContext{}
+		edgePool.Put(c)
 		return nil
 	}
 }
@@ -125,6 +160,8 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 		}
 	case status >= 500:
 		level = slog.LevelError
+	case st.quiet:
+		level = slog.LevelDebug // counted in rulehook_logins_total either way
 	}
 	ctx := c.Request().Context()
 	if !s.cfg.Logger.Enabled(ctx, level) {
