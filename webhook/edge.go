@@ -75,7 +75,6 @@ func newRequestID() string {
 	return string(b[:])
 }
 
-
 func validRequestID(id string) bool {
 	if id == "" || len(id) > MaxRequestIDBytes {
 		return false
