@@ -17,14 +17,23 @@ import (
 // reserves its body's declared length (MaxBodyBytes when the length is unknown) before it reads a
 // byte, and gives it back once the event is decoded. When the budget is spent the callout is
 // answered 503 at once: a flood of slow bodies costs a few MiB and a fast answer, never an OOM.
+// Bodies larger than largeBody may fill only half of the budget, so that the Action's usual
+// half-kilobyte events always find room, even while large bodies hold theirs.
 type bodyBudget struct {
 	limit int64
 	used  atomic.Int64
 }
 
+// largeBody is the size above which a body counts against half of the budget only.
+const largeBody = 64 << 10
+
 // take reserves n bytes; false when they would exceed the budget.
 func (b *bodyBudget) take(n int64) bool {
-	if b.used.Add(n) > b.limit {
+	limit := b.limit
+	if n > largeBody {
+		limit /= 2
+	}
+	if b.used.Add(n) > limit {
 		b.used.Add(-n)
 		return false
 	}

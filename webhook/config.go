@@ -64,7 +64,8 @@ type Config struct {
 	// MaxBodyMemoryBytes bounds the bytes of callout bodies held in memory at once, across the
 	// process (MAX_BODY_MEMORY_BYTES). A callout reserves its declared length (MaxBodyBytes when
 	// unknown) only after its token is verified; past the budget it is answered 503 at once.
-	// Zero means DefaultMaxBodyMemoryBytes; it must be at least MaxBodyBytes.
+	// Zero means DefaultMaxBodyMemoryBytes (or twice MaxBodyBytes when larger); it must be at
+	// least twice MaxBodyBytes, as bodies above 64 KiB may use only half of it.
 	MaxBodyMemoryBytes int64
 
 	// APIKeyfunc returns the RSA public key of an app API token (see JWKSKeyfunc). Nil turns
@@ -187,8 +188,8 @@ func (cfg *Config) validate(deps Deps) error {
 	if maxBody == 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	if cfg.MaxBodyMemoryBytes < 0 || (cfg.MaxBodyMemoryBytes > 0 && cfg.MaxBodyMemoryBytes < maxBody) {
-		bad("max body memory bytes %d: must be at least the max body bytes (%d)", cfg.MaxBodyMemoryBytes, maxBody)
+	if cfg.MaxBodyMemoryBytes < 0 || (cfg.MaxBodyMemoryBytes > 0 && cfg.MaxBodyMemoryBytes < 2*maxBody) {
+		bad("max body memory bytes %d: must be at least twice the max body bytes (%d)", cfg.MaxBodyMemoryBytes, maxBody)
 	}
 	if cfg.APIKeyfunc != nil && cfg.APIAudience == "" {
 		bad("api audience: required with RS256 app tokens")
@@ -232,7 +233,7 @@ func (cfg *Config) validate(deps Deps) error {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.MaxBodyMemoryBytes == 0 {
-		cfg.MaxBodyMemoryBytes = max(DefaultMaxBodyMemoryBytes, cfg.MaxBodyBytes)
+		cfg.MaxBodyMemoryBytes = max(DefaultMaxBodyMemoryBytes, 2*cfg.MaxBodyBytes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
