@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/labstack/echo/v4"
 )
@@ -48,12 +49,17 @@ func stateOf(c echo.Context) *reqState {
 	return nil
 }
 
-// requestID returns the client's X-Request-Id when it is well formed, else a new one.
-func requestID(given string) string {
+// setRequestID takes the client's X-Request-Id when it is well formed, else makes a new one,
+// and sets it on the response.
+func (st *reqState) setRequestID(given string, h http.Header) {
 	if validRequestID(given) {
-		return given
+		st.id = given
+		h[echo.HeaderXRequestID] = []string{given}
+		return
 	}
-	return newRequestID()
+	box := newRequestID()
+	st.id = box.vals[0]
+	h[echo.HeaderXRequestID] = box.vals[:]
 }
 
 // Request ids are a random per-process prefix and a counter: unique, 26 characters like
@@ -63,16 +69,25 @@ var (
 	requestIDSeq    atomic.Uint64
 )
 
-func newRequestID() string {
+// requestIDBox holds a new request id's bytes and the header value slice that carries it, so
+// that both cost one allocation. The bytes are written once, before the string is made, and
+// never changed: the string is immutable as Go requires.
+type requestIDBox struct {
+	vals [1]string
+	b    [26]byte
+}
+
+func newRequestID() *requestIDBox {
 	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // base32, as rand.Text
-	var b [26]byte
-	copy(b[:], requestIDPrefix)
+	box := new(requestIDBox)
+	copy(box.b[:], requestIDPrefix)
 	n := requestIDSeq.Add(1)
-	for i := len(b) - 1; i >= 13; i-- {
-		b[i] = digits[n&31]
+	for i := len(box.b) - 1; i >= 13; i-- {
+		box.b[i] = digits[n&31]
 		n >>= 5
 	}
-	return string(b[:])
+	box.vals[0] = unsafe.String(&box.b[0], len(box.b))
+	return box
 }
 
 func validRequestID(id string) bool {
@@ -97,10 +112,10 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		c := edgePool.Get().(*edgeContext)
 		c.Context = ec
-		c.st = reqState{id: requestID(ec.Request().Header.Get(echo.HeaderXRequestID))}
+		c.st = reqState{}
 		st := &c.st
 		st.attrs = st.buf[:0]
-		c.Response().Header().Set(echo.HeaderXRequestID, st.id)
+		st.setRequestID(ec.Request().Header.Get(echo.HeaderXRequestID), c.Response().Header())
 
 		err := s.limitBody(c)
 		if err == nil {
@@ -123,7 +138,9 @@ func (s *Server) limitBody(c echo.Context) error {
 	if req.ContentLength > s.cfg.MaxBodyBytes {
 		return errTooLarge
 	}
-	if req.Body != nil && req.Body != http.NoBody {
+	// A known length is already enforced by net/http's body reader (never more than
+	// Content-Length), and was checked above.
+	if req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody {
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
 	}
 	return nil
@@ -159,8 +176,9 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 		}
 	case status >= 500:
 		level = slog.LevelError
-	case st.quiet:
-		level = slog.LevelDebug // counted in rulehook_logins_total either way
+	case st.quiet, status < 400 && (c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead):
+		// A login that changed nothing, or a read: routine, counted in the metrics either way.
+		level = slog.LevelDebug
 	}
 	ctx := c.Request().Context()
 	if !s.cfg.Logger.Enabled(ctx, level) {
