@@ -151,7 +151,7 @@ func isASCII(b []byte) bool {
 // jwtCalloutClaims.Validate, with the same errors.Is classes.
 func (v calloutVerifier) validateFast(fc *fastClaims, js []byte) error {
 	now := v.now()
-	at := func(i int) time.Time { return time.Unix(fc.times[i-nStringClaims], 0) }
+	at := func(i int) time.Time { return unixTime(fc.times[i-nStringClaims]) }
 	if fc.has(claimExp) && !now.Before(at(claimExp).Add(ClockLeeway)) {
 		return jwt.ErrTokenExpired
 	}
@@ -213,3 +213,5 @@ func (fc *fastClaims) claims(js []byte, audience []string) calloutClaims {
 	}
 	return c
 }
+
+func unixTime(sec int64) time.Time { return time.Unix(sec, 0) }

@@ -73,32 +73,12 @@ func (sc *fastScratch) signed(input, sig []byte) bool {
 
 // verifyFast decides raw when it is a token of the Action's shape; see the comment above.
 func (v calloutVerifier) verifyFast(raw string) (calloutClaims, fastVerdict, error) {
-	if len(raw) > maxFastToken || !strings.HasPrefix(raw, actionHeader+".") {
-		return calloutClaims{}, fastUnsure, nil
-	}
-	rest := raw[len(actionHeader)+1:]
-	dot := strings.IndexByte(rest, '.')
-	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
-		return calloutClaims{}, fastUnsure, nil
-	}
 	sc := v.fast.pool.Get().(*fastScratch)
 	defer v.fast.pool.Put(sc)
-	sc.token = append(sc.token[:0], raw...)
-	signed := sc.token[:len(actionHeader)+1+dot]
-	claimsSeg, sigSeg := signed[len(actionHeader)+1:], sc.token[len(signed)+1:]
-	if base64.RawURLEncoding.DecodedLen(len(sigSeg)) > len(sc.sig) {
-		return calloutClaims{}, fastUnsure, nil
+	js, verdict, err := sc.open(raw)
+	if verdict == fastUnsure || err != nil {
+		return calloutClaims{}, verdict, err
 	}
-	n, err := base64.RawURLEncoding.Decode(sc.sig[:], sigSeg)
-	if err != nil || !sc.signed(signed, sc.sig[:n]) {
-		return calloutClaims{}, fastDecided, jwt.ErrTokenSignatureInvalid
-	}
-	sc.claims = sc.claims[:base64.RawURLEncoding.DecodedLen(len(claimsSeg))]
-	n, err = base64.RawURLEncoding.Decode(sc.claims, claimsSeg)
-	if err != nil || !json.Valid(sc.claims[:n]) {
-		return calloutClaims{}, fastDecided, fmt.Errorf("%w: claims are not base64url JSON", jwt.ErrTokenMalformed)
-	}
-	js := sc.claims[:n]
 	fc, ok := parseFastClaims(js)
 	if !ok {
 		return calloutClaims{}, fastUnsure, nil
@@ -107,4 +87,34 @@ func (v calloutVerifier) verifyFast(raw string) (calloutClaims, fastVerdict, err
 		return calloutClaims{}, fastDecided, err
 	}
 	return fc.claims(js, v.audiences), fastDecided, nil
+}
+
+// open checks that raw has the Action's header and a signature by one of the keys, and decodes
+// its claims into sc (valid JSON). Any other shape is fastUnsure; a bad signature or claims
+// that are not base64url JSON are decided (golang-jwt refuses them too).
+func (sc *fastScratch) open(raw string) ([]byte, fastVerdict, error) {
+	if len(raw) > maxFastToken || !strings.HasPrefix(raw, actionHeader+".") {
+		return nil, fastUnsure, nil
+	}
+	rest := raw[len(actionHeader)+1:]
+	dot := strings.IndexByte(rest, '.')
+	if dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
+		return nil, fastUnsure, nil
+	}
+	sc.token = append(sc.token[:0], raw...)
+	signed := sc.token[:len(actionHeader)+1+dot]
+	claimsSeg, sigSeg := signed[len(actionHeader)+1:], sc.token[len(signed)+1:]
+	if base64.RawURLEncoding.DecodedLen(len(sigSeg)) > len(sc.sig) {
+		return nil, fastUnsure, nil
+	}
+	n, err := base64.RawURLEncoding.Decode(sc.sig[:], sigSeg)
+	if err != nil || !sc.signed(signed, sc.sig[:n]) {
+		return nil, fastDecided, jwt.ErrTokenSignatureInvalid
+	}
+	sc.claims = sc.claims[:base64.RawURLEncoding.DecodedLen(len(claimsSeg))]
+	n, err = base64.RawURLEncoding.Decode(sc.claims, claimsSeg)
+	if err != nil || !json.Valid(sc.claims[:n]) {
+		return nil, fastDecided, fmt.Errorf("%w: claims are not base64url JSON", jwt.ErrTokenMalformed)
+	}
+	return sc.claims[:n], fastDecided, nil
 }
