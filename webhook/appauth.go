@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,11 @@ type appVerifier struct {
 	rsKey  jwt.Keyfunc
 	legacy *jwt.Parser // nil: legacy HS256 app tokens off
 	hsKey  any
+
+	legacyFast     *fastVerifier // nil: legacy HS256 app tokens off (see appauth_fast.go)
+	legacyAudience string
+	legacyIssuer   string
+	now            func() time.Time
 }
 
 func newAppVerifier(cfg Config) appVerifier {
@@ -66,6 +72,8 @@ func newAppVerifier(cfg Config) appVerifier {
 		}
 		v.legacy = jwt.NewParser(opts...)
 		v.hsKey = cfg.LegacySecret
+		v.legacyFast = newFastVerifier([][]byte{cfg.LegacySecret})
+		v.legacyAudience, v.legacyIssuer, v.now = cfg.LegacyAudience, cfg.LegacyIssuer, cfg.Now
 	}
 	return v
 }
@@ -107,6 +115,9 @@ func (v appVerifier) legacyKey(t *jwt.Token) (any, error) {
 
 // verify returns the caller (the token's sub) of a valid app token.
 func (v appVerifier) verify(raw string) (string, error) {
+	if sub, verdict, err := v.verifyLegacyFast(raw); verdict == fastDecided {
+		return sub, err
+	}
 	claims := new(appClaims)
 	var err error
 	switch alg := headerAlg(raw); {

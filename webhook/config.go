@@ -26,6 +26,9 @@ const (
 const (
 	DefaultCalloutDeadline = 2 * time.Second
 	DefaultMaxBodyBytes    = 262144
+	// DefaultMaxBodyMemoryBytes bounds the callout bodies held in memory at once: 16 bodies of
+	// the largest size, or some ten thousand of the Action's usual 0.5 KB.
+	DefaultMaxBodyMemoryBytes = 4 << 20
 )
 
 // Token rules shared by the callout and the app API.
@@ -59,6 +62,12 @@ type Config struct {
 	CalloutDeadline time.Duration
 	// MaxBodyBytes bounds every request body. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxBodyMemoryBytes bounds the bytes of callout bodies held in memory at once, across the
+	// process (MAX_BODY_MEMORY_BYTES). A callout reserves its declared length (MaxBodyBytes when
+	// unknown) only after its token is verified; past the budget it is answered 503 at once.
+	// Zero means DefaultMaxBodyMemoryBytes (or twice MaxBodyBytes when larger); it must be at
+	// least twice MaxBodyBytes, as bodies above 64 KiB may use only half of it.
+	MaxBodyMemoryBytes int64
 
 	// APIKeyfunc returns the RSA public key of an app API token (see JWKSKeyfunc). Nil turns
 	// RS256 app tokens off.
@@ -178,6 +187,13 @@ func (cfg *Config) validate(deps Deps) error {
 	if cfg.MaxBodyBytes < 0 {
 		bad("max body bytes %d: must be positive", cfg.MaxBodyBytes)
 	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody == 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	if cfg.MaxBodyMemoryBytes < 0 || (cfg.MaxBodyMemoryBytes > 0 && cfg.MaxBodyMemoryBytes < 2*maxBody) {
+		bad("max body memory bytes %d: must be at least twice the max body bytes (%d)", cfg.MaxBodyMemoryBytes, maxBody)
+	}
 	if cfg.APIKeyfunc != nil && cfg.APIAudience == "" {
 		bad("api audience: required with RS256 app tokens")
 	}
@@ -226,6 +242,9 @@ func (cfg *Config) validate(deps Deps) error {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxBodyMemoryBytes == 0 {
+		cfg.MaxBodyMemoryBytes = max(DefaultMaxBodyMemoryBytes, 2*cfg.MaxBodyBytes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

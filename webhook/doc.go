@@ -34,6 +34,9 @@
 // in machine-readable form, and the tests hold every exchange to it (package openapitest).
 //
 // Every response carries X-Request-Id: the client's when it is 1-128 characters of
-// [A-Za-z0-9._-], a new random one otherwise. Each request writes one JSON log line with it (plus
-// the Auth0 transaction id and outcome for a callout); no token, secret, email or event is logged.
+// [A-Za-z0-9._-], a new one otherwise. Each request writes one JSON log line with it (plus the
+// Auth0 transaction id and outcome for a callout): at info for a change, a rejection or a failure,
+// at debug for a login that changes nothing and a successful read. No token, secret, email or
+// event is logged. A callout's token is verified before its body is read, and the bodies held
+// at once are bounded by Config.MaxBodyMemoryBytes (503 past it).
 package webhook

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/labstack/echo/v4"
 )
@@ -15,30 +18,73 @@ import (
 // MaxRequestIDBytes bounds an X-Request-Id accepted from a client.
 const MaxRequestIDBytes = 128
 
-const stateKey = "rulehook.request"
-
 // reqState is what the edge knows about one request: its id, and what the handler wants on the
 // request's single log line.
 type reqState struct {
 	id    string
 	attrs []slog.Attr
 	err   error // internal cause of a failure, logged once
-	buf   [6]slog.Attr
+	quiet bool  // a routine success (a login that changed nothing): logged at debug
+	buf   [8]slog.Attr
 }
 
 func (st *reqState) add(attrs ...slog.Attr) { st.attrs = append(st.attrs, attrs...) }
 
-func stateOf(c echo.Context) *reqState {
-	st, _ := c.Get(stateKey).(*reqState)
-	return st
+// edgeContext carries the request's state with its echo.Context, so that the edge neither
+// allocates echo's per-request store map nor a state of its own: both come from a pool.
+type edgeContext struct {
+	echo.Context
+	st reqState
 }
 
-// requestID returns the client's X-Request-Id when it is well formed, else a new random one.
-func requestID(given string) string {
-	if validRequestID(given) {
-		return given
+var edgePool = sync.Pool{New: func() any { return new(edgeContext) }}
+
+func stateOf(c echo.Context) *reqState {
+	if ec, ok := c.(*edgeContext); ok {
+		return &ec.st
 	}
-	return rand.Text()
+	return nil
+}
+
+// setRequestID takes the client's X-Request-Id when it is well formed, else makes a new one,
+// and sets it on the response.
+func (st *reqState) setRequestID(given string, h http.Header) {
+	if validRequestID(given) {
+		st.id = given
+		h[echo.HeaderXRequestID] = []string{given}
+		return
+	}
+	box := newRequestID()
+	st.id = box.vals[0]
+	h[echo.HeaderXRequestID] = box.vals[:]
+}
+
+// Request ids are a random per-process prefix and a counter: unique, 26 characters like
+// rand.Text, without a call into the kernel's random source per request.
+var (
+	requestIDPrefix = rand.Text()[:13]
+	requestIDSeq    atomic.Uint64
+)
+
+// requestIDBox holds a new request id's bytes and the header value slice that carries it, so
+// that both cost one allocation. The bytes are written once, before the string is made, and
+// never changed: the string is immutable as Go requires.
+type requestIDBox struct {
+	vals [1]string
+	b    [26]byte
+}
+
+func newRequestID() *requestIDBox {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // base32, as rand.Text
+	box := new(requestIDBox)
+	copy(box.b[:], requestIDPrefix)
+	n := requestIDSeq.Add(1)
+	for i := len(box.b) - 1; i >= 13; i-- {
+		box.b[i] = digits[n&31]
+		n >>= 5
+	}
+	box.vals[0] = unsafe.String(&box.b[0], len(box.b))
+	return box
 }
 
 func validRequestID(id string) bool {
@@ -59,22 +105,25 @@ func validRequestID(id string) bool {
 // edge wraps every route: request id, body limit, panic recovery, the error mapper, the
 // request's log line and its metrics.
 func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(ec echo.Context) error {
 		start := time.Now()
-		req := c.Request()
-		st := &reqState{id: requestID(req.Header.Get(echo.HeaderXRequestID))}
+		c := edgePool.Get().(*edgeContext)
+		c.Context = ec
+		c.st = reqState{}
+		st := &c.st
 		st.attrs = st.buf[:0]
-		c.Response().Header().Set(echo.HeaderXRequestID, st.id)
-		c.Set(stateKey, st)
+		st.setRequestID(ec.Request().Header.Get(echo.HeaderXRequestID), c.Response().Header())
 
 		err := s.limitBody(c)
 		if err == nil {
 			err = runSafely(next, c)
 		}
 		if err != nil {
-			c.Error(err)
+			s.handleError(err, c)
 		}
 		s.finish(c, st, start)
+		*c = edgeContext{}
+		edgePool.Put(c)
 		return nil
 	}
 }
@@ -86,7 +135,9 @@ func (s *Server) limitBody(c echo.Context) error {
 	if req.ContentLength > s.cfg.MaxBodyBytes {
 		return errTooLarge
 	}
-	if req.Body != nil && req.Body != http.NoBody {
+	// A known length is already enforced by net/http's body reader (never more than
+	// Content-Length), and was checked above.
+	if req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody {
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
 	}
 	return nil
@@ -122,6 +173,9 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 		}
 	case status >= 500:
 		level = slog.LevelError
+	case st.quiet, status < 400 && (c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead):
+		// A login that changed nothing, or a read: routine, counted in the metrics either way.
+		level = slog.LevelDebug
 	}
 	ctx := c.Request().Context()
 	if !s.cfg.Logger.Enabled(ctx, level) {

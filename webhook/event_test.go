@@ -1,8 +1,11 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"testing"
 
 	"github.com/rulehook/rulehook/metadata"
@@ -123,6 +126,177 @@ func FuzzDecodeEvent(f *testing.F) {
 				UserMetadata: objectOrEmpty(d.Patch.UserMetadata), WrittenBy: writtenByNone, Degraded: noneDegraded}
 			if _, err := json.Marshal(resp); err != nil {
 				t.Fatalf("answer does not encode: %v", err)
+			}
+		}
+	})
+}
+
+// TestDecodeEventMatchesKeysExactly: CONTRACT rule 7. encoding/json would have matched each
+// of these differently-cased keys to the one the rules read.
+func TestDecodeEventMatchesKeysExactly(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		wantRoles []string
+		wantName  any
+	}{
+		{"Roles after roles", `{"user":{"user_id":"a","app_metadata":{"roles":["admin"],"Roles":[]}}}`, []string{"admin"}, nil},
+		{"Roles before roles", `{"user":{"user_id":"a","app_metadata":{"Roles":[],"roles":["admin"]}}}`, []string{"admin"}, nil},
+		{"only ROLES", `{"user":{"user_id":"a","app_metadata":{"ROLES":["admin"]}}}`, []string{}, nil},
+		{"DisplayName beside an empty displayName", `{"user":{"user_id":"a","user_metadata":{"displayName":"","DisplayName":"x"}}}`, []string{}, ""},
+		{"only displayname", `{"user":{"user_id":"a","user_metadata":{"displayname":"x"}}}`, []string{}, nil},
+		{"escaped key is the same key", `{"user":{"user_id":"a","app_metadata":{"rol\u0065s":["admin"]}}}`, []string{"admin"}, nil},
+		{"App_Metadata is another object", `{"user":{"user_id":"a","App_Metadata":{"roles":["admin"]}}}`, []string{}, nil},
+		{"the last of two roles keys", `{"user":{"user_id":"a","app_metadata":{"roles":["a"],"roles":["b"]}}}`, []string{"b"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			li, err := decodeLogin([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("decodeLogin: %v", err)
+			}
+			if got := li.in.User.Roles(); !jsonEqual(got, tt.wantRoles) {
+				t.Errorf("roles = %v; want %v", got, tt.wantRoles)
+			}
+			if got := li.in.User.UserMetadata[metadata.DisplayNameKey]; got != tt.wantName {
+				t.Errorf("displayName = %#v; want %#v", got, tt.wantName)
+			}
+		})
+	}
+	if _, err := decodeLogin([]byte(`{"User":{"user_id":"a"}}`)); err == nil {
+		t.Errorf(`decodeLogin accepted "User" as "user"`)
+	}
+}
+
+func TestCalloutKeepsRolesBesideACapitalizedKey(t *testing.T) {
+	deps, store, writer := fakeDeps()
+	store.plays[alice] = 150
+	s := newServer(t, testConfig(), deps)
+	body := []byte(`{"user":{"user_id":"auth0|alice","app_metadata":{"roles":["admin"],"Roles":[]},` +
+		`"user_metadata":{"displayName":"","DisplayName":"x"}}}`)
+	rec := serve(s.Handler(), newCallout(t, alice, body).request(t))
+	if rec.Code != 200 {
+		t.Fatalf("status = %d (%s)", rec.Code, rec.Body)
+	}
+	if got, want := decodeAnswer(t, rec).Roles, []string{"admin", "playlist_editor"}; !jsonEqual(got, want) {
+		t.Errorf("roles = %v; want %v", got, want)
+	}
+	w := writer.last()
+	if got := w.Patch.UserMetadata[metadata.DisplayNameKey]; got != metadata.DefaultPolicy.DefaultDisplayName {
+		t.Errorf("displayName patch = %v; want the default", got)
+	}
+}
+
+// refEvent is what a plain decoding into map[string]any (exact keys, the last of repeated keys)
+// reads from an event, with the same type rules as decodeEvent.
+type refEvent struct {
+	hasUser            bool
+	userID, txn        string
+	roles, displayName any
+	hasRoles, hasName  bool
+}
+
+func refDecode(body []byte) (refEvent, bool) {
+	var top any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&top) != nil || dec.More() {
+		return refEvent{}, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return refEvent{}, false
+	}
+	obj, ok := top.(map[string]any)
+	if !ok {
+		return refEvent{}, false
+	}
+	var ev refEvent
+	if u, present := obj["user"]; present && u != nil {
+		um, ok := u.(map[string]any)
+		if !ok {
+			return refEvent{}, false
+		}
+		ev.hasUser = true
+		if ev.userID, ok = optString(um["user_id"]); !ok {
+			return refEvent{}, false
+		}
+		if ev.roles, ev.hasRoles, ok = refMember(um["app_metadata"], "roles"); !ok {
+			return refEvent{}, false
+		}
+		if ev.displayName, ev.hasName, ok = refMember(um["user_metadata"], "displayName"); !ok {
+			return refEvent{}, false
+		}
+	}
+	if tx, present := obj["transaction"]; present && tx != nil {
+		tm, ok := tx.(map[string]any)
+		if !ok {
+			return refEvent{}, false
+		}
+		if ev.txn, ok = optString(tm["id"]); !ok {
+			return refEvent{}, false
+		}
+	}
+	return ev, true
+}
+
+func optString(v any) (string, bool) {
+	if v == nil {
+		return "", true
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+func refMember(obj any, key string) (v any, present, ok bool) {
+	if obj == nil {
+		return nil, false, true
+	}
+	m, isMap := obj.(map[string]any)
+	if !isMap {
+		return nil, false, false
+	}
+	v, present = m[key]
+	return v, present, true
+}
+
+// FuzzDecodeEventExact holds decodeEvent to a decoding into map[string]any: the same events are
+// accepted, with the same user id, transaction id, roles and displayName.
+func FuzzDecodeEventExact(f *testing.F) {
+	for _, seed := range []string{
+		`{"user":{"user_id":"auth0|123","app_metadata":{"roles":["admin"],"Roles":[]},"user_metadata":{"displayName":"","DisplayName":"x"}},"transaction":{"id":"t"}}`,
+		`{"user":{"user_id":"a"},"user":null}`, `{"user":{"user_id":"a","app_metadata":{"roles":"x"},"app_metadata":{}}}`,
+		`{"user":{"user_id":"\u0061\ud800","app_metadata":{"rol\u0065s":[1.5e3,"\u00e9",null]}}}`,
+		"{\"user\":{\"user_id\":\"\xff\"}}", `{"transaction":{"id":5}}`, `{"user":[]}`, ` {"user" : { "user_id" : "a" } } `,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ref, refOK := refDecode(body)
+		ev, err := decodeEvent(body)
+		if (err == nil) != refOK {
+			t.Fatalf("decodeEvent(%q) error = %v; the map decoding accepts it: %v", body, err, refOK)
+		}
+		if err != nil {
+			return
+		}
+		if ev.HasUser != ref.hasUser || ev.User.UserID != ref.userID || ev.TransactionID != ref.txn {
+			t.Fatalf("decodeEvent(%q) = user %v %q txn %q; want %v %q %q", body, ev.HasUser, ev.User.UserID, ev.TransactionID, ref.hasUser, ref.userID, ref.txn)
+		}
+		for _, m := range []struct {
+			name    string
+			raw     []byte
+			want    any
+			present bool
+		}{{"roles", ev.User.Roles, ref.roles, ref.hasRoles}, {"displayName", ev.User.DisplayName, ref.displayName, ref.hasName}} {
+			if (m.raw != nil) != m.present {
+				t.Fatalf("decodeEvent(%q): %s present %v; want %v", body, m.name, m.raw != nil, m.present)
+			}
+			if m.raw == nil {
+				continue
+			}
+			got, err := valueOf(m.raw)
+			if err != nil || !reflect.DeepEqual(got, m.want) {
+				t.Fatalf("decodeEvent(%q): %s = %#v (%v); want %#v", body, m.name, got, err, m.want)
 			}
 		}
 	})

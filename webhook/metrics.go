@@ -40,6 +40,8 @@ const (
 	reasonRedis         = "redis"
 	reasonManagementAPI = "management_api"
 	reasonBoth          = "redis_and_management_api"
+	// error: the body memory budget is spent (MaxBodyMemoryBytes); answered 503 at once.
+	reasonOverloaded = "overloaded"
 )
 
 // Values of the decision label of rulehook_decisions_total.

@@ -33,14 +33,20 @@ func checkExchanges(t testing.TB, s *Server) {
 	checked.Store(h, v.Record(t))
 }
 
-// readBody takes req's body and puts an unread copy back.
-func readBody(req *http.Request) []byte {
+// teeBody makes req's body record what is read of it, and returns that body and the record. It
+// reads nothing itself: a test of what the handler reads (or does not) sees the handler's reads
+// alone, and serve reads the rest only once the handler has answered.
+func teeBody(req *http.Request) (io.Reader, *bytes.Buffer) {
+	var sent bytes.Buffer
 	if req.Body == nil || req.Body == http.NoBody {
-		return nil
+		return http.NoBody, &sent
 	}
-	b, _ := io.ReadAll(req.Body)
-	req.Body = io.NopCloser(bytes.NewReader(b))
-	return b
+	tee := io.TeeReader(req.Body, &sent)
+	req.Body = struct {
+		io.Reader
+		io.Closer
+	}{tee, req.Body}
+	return tee, &sent
 }
 
 // recordExchange hands the exchange to the Recorder of the test that built h.

@@ -1,14 +1,13 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,12 +29,29 @@ const (
 // null when the count could not be read.
 type loginResponse struct {
 	UserID       string         `json:"user_id"`
-	Plays        *int64         `json:"plays"`
+	Plays        optionalCount  `json:"plays"`
 	Roles        []string       `json:"roles"`
 	AppMetadata  map[string]any `json:"app_metadata"`
 	UserMetadata map[string]any `json:"user_metadata"`
 	WrittenBy    string         `json:"written_by"`
 	Degraded     []string       `json:"degraded"`
+}
+
+// optionalCount is a count that may be unknown: JSON null then. A value rather than a pointer, so
+// that answering a login does not allocate it.
+type optionalCount struct {
+	n     int64
+	known bool
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o optionalCount) MarshalJSON() ([]byte, error) { return o.appendJSON(nil), nil }
+
+func (o optionalCount) appendJSON(b []byte) []byte {
+	if !o.known {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, o.n, 10)
 }
 
 // emptyObject and noneDegraded are shared, never modified.
@@ -51,87 +67,110 @@ func objectOrEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledBody keeps one huge body from pinning memory in the pool.
-const maxPooledBody = 64 << 10
-
 // postLogin answers the post-login callout.
 func (s *Server) postLogin(c echo.Context) error {
 	start := time.Now()
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBody {
-			bodyPool.Put(buf)
-		}
-	}()
-
-	outcome, reason, err := s.login(c, buf)
+	outcome, reason, err := s.login(c)
 	s.m.login(outcome, reason)
 	s.m.callout.Observe(time.Since(start).Seconds())
 	if st := stateOf(c); st != nil {
 		st.add(slog.String("outcome", outcome), slog.String("reason", reason))
+		st.quiet = outcome == outcomeOK && reason == reasonUnchanged
 	}
 	return err
 }
 
-// login does the work of postLogin and returns the metrics' outcome and reason. Every rejection
-// happens before the jti is claimed and before anything is written.
-func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason string, err error) {
+// login does the work of postLogin in four steps and returns the metrics' outcome and reason.
+// Every rejection happens before the jti is claimed and before anything is written.
+func (s *Server) login(c echo.Context) (outcome, reason string, err error) {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.budget())
 	defer cancel()
-	req := c.Request()
 
-	if _, err := buf.ReadFrom(req.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return outcomeRejected, reasonTooLarge, errTooLarge
-		}
-		return outcomeRejected, reasonBadEvent, badRequest("the request body could not be read", err)
-	}
-	body := buf.Bytes()
-
-	claims, why, err := s.callout.verify(req.Header.Get(echo.HeaderAuthorization), body)
+	claims, li, why, err := s.verifyAndDecode(ctx, c)
 	if err != nil {
+		if why == reasonOverloaded {
+			return outcomeError, why, err
+		}
 		return outcomeRejected, why, err
 	}
-	ev, err := decodeEvent(body)
+	degraded, outcome, why, err := s.claimAndRead(ctx, c, &li, &claims)
 	if err != nil {
-		return outcomeRejected, reasonBadEvent, badRequest("the body is not a valid post-login event", err)
+		return outcome, why, err
+	}
+	d := s.cfg.Policy.Decide(li.in)
+	s.countDecision(d)
+	return s.persistAndAnswer(ctx, c, li, d, degraded)
+}
+
+// verifyAndDecode checks the token before a byte of the body is read (a request without a valid
+// token costs no body memory), then reads the body within the budget, checks its hash against
+// the token's bsh, decodes the event and checks that the token's sub is the event's user.
+func (s *Server) verifyAndDecode(ctx context.Context, c echo.Context) (calloutClaims, loginInput, string, error) {
+	req := c.Request()
+	claims, why, err := s.callout.verify(req.Header.Get(echo.HeaderAuthorization))
+	if err != nil {
+		closeUnreadBody(c)
+		return claims, loginInput{}, why, err
+	}
+	body, why, err := s.readBody(ctx, c)
+	if err != nil {
+		closeUnreadBody(c)
+		return claims, loginInput{}, why, err
+	}
+	defer body.release()
+	if !bodyHashMatches(claims.BSH, body.bytes()) {
+		return claims, loginInput{}, reasonBodyHash, tokenError("the callout token does not match the body", errBodyHash, false)
+	}
+	ev, err := decodeEvent(body.bytes())
+	if err != nil {
+		return claims, loginInput{}, reasonBadEvent, badRequest("the body is not a valid post-login event", err)
 	}
 	li, err := toDecisionInput(ev)
 	if err != nil {
-		return outcomeRejected, reasonBadEvent, badRequest("the event has no valid user.user_id", err)
+		return claims, loginInput{}, reasonBadEvent, badRequest("the event has no valid user.user_id", err)
 	}
-	user := li.in.User
 	if st := stateOf(c); st != nil {
-		st.add(slog.String("transaction_id", li.transactionID), userAttr(user.ID))
+		st.add(slog.String("transaction_id", li.transactionID), userAttr(li.in.User.ID))
 	}
-	if claims.Subject != user.ID {
-		return outcomeRejected, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
+	if claims.Subject != li.in.User.ID {
+		return claims, loginInput{}, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
 			"the token's sub is not the event's user", nil)
 	}
+	return claims, li, "", nil
+}
 
-	var degraded []string
-	plays, err := s.deps.Logins.BeginLogin(ctx, user.ID, claims.ID, claims.jtiTTL(s.cfg.Now()))
+// closeUnreadBody asks net/http to close the connection after a rejection that left the body
+// unread: otherwise it would wait to drain up to 256 KiB of a body that may be dribbling in.
+func closeUnreadBody(c echo.Context) {
+	if c.Request().ContentLength != 0 {
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+	}
+}
+
+// claimAndRead claims the token's jti and reads the play count in one round trip. A replay is
+// rejected, a Redis failure under the closed policy is an error (err set, with the metrics'
+// outcome and reason); under the open policy the plays stay unknown and degraded names Redis.
+func (s *Server) claimAndRead(ctx context.Context, c echo.Context, li *loginInput, claims *calloutClaims) (degraded []string, outcome, reason string, err error) {
+	plays, err := s.deps.Logins.BeginLogin(ctx, li.in.User.ID, claims.ID, claims.jtiTTL(s.cfg.Now()))
 	switch {
 	case errors.Is(err, metadata.ErrReplay):
-		return outcomeRejected, reasonReplay, newError(http.StatusConflict, "replay",
+		return nil, outcomeRejected, reasonReplay, newError(http.StatusConflict, "replay",
 			"this callout token has been used before", nil)
 	case err != nil:
 		s.m.redisErrors.Inc()
 		if !s.cfg.FailOpen {
-			return outcomeError, reasonRedis, unavailable("the play count cannot be read", err)
+			return nil, outcomeError, reasonRedis, unavailable("the play count cannot be read", err)
 		}
-		s.logWarn(c, "plays unknown, roles kept", errAttr(err, user.ID))
-		degraded = append(degraded, degradedRedis)
-	default:
-		li.in = li.in.WithPlays(plays)
+		s.logWarn(c, "plays unknown, roles kept", errAttr(err, li.in.User.ID))
+		return []string{degradedRedis}, "", "", nil
 	}
+	li.in = li.in.WithPlays(plays)
+	return nil, "", "", nil
+}
 
-	d := s.cfg.Policy.Decide(li.in)
-	s.countDecision(d)
+// persistAndAnswer writes what the decision changes (in management mode) and answers.
+func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, li loginInput, d metadata.Decision, degraded []string) (outcome, reason string, err error) {
+	user := li.in.User
 	resp := loginResponse{
 		UserID:       user.ID,
 		Roles:        d.Roles,
@@ -141,7 +180,7 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 		Degraded:     noneDegraded,
 	}
 	if li.in.PlaysKnown || li.in.PlaysAbsent {
-		resp.Plays = &li.in.Plays
+		resp.Plays = optionalCount{n: li.in.Plays, known: true}
 	}
 	outcome, reason = outcomeOK, reasonUnchanged
 
@@ -189,7 +228,7 @@ func (s *Server) login(c echo.Context, buf *bytes.Buffer) (outcome, reason strin
 	if st := stateOf(c); st != nil {
 		st.add(slog.String("written_by", resp.WrittenBy))
 	}
-	return outcome, reason, c.JSON(http.StatusOK, resp)
+	return outcome, reason, writeAnswer(c, &resp)
 }
 
 // writeWithin calls w.Write and returns by ctx's deadline even when the writer does not (a

@@ -21,6 +21,7 @@ type Server struct {
 	app     appVerifier
 	routes  map[string]bool
 	drain   atomic.Bool
+	bodies  bodyBudget
 }
 
 // Routes, also the values of the route label of rulehook_api_requests_total.
@@ -53,6 +54,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps: deps,
 		m:    m,
 	}
+	s.bodies.limit = cfg.MaxBodyMemoryBytes
 	s.callout = newCalloutVerifier(cfg)
 	s.app = newAppVerifier(cfg)
 	s.e = s.router()

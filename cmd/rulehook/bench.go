@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -36,24 +37,32 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each measurement")
 	fs.BoolVar(&o.CompareHealthz, "compare-healthz", true, "also measure GET /healthz the same way and print the ratio")
 	redisBin := fs.String("redis-server", "redis-server", "the redis-server binary for the self-started stack")
+	var slow bench.SlowBodyOptions
+	fs.IntVar(&slow.Connections, "slowloris", 0, "instead of the load test, hold this many slow-body connections (bad tokens, 262,143-byte bodies dribbled) for --duration while valid logins run, and print rulehook's peak memory")
 	if err := fs.Parse(args); err != nil {
 		return usageErrorf("bench: %v", err)
+	}
+	if slow.Connections < 0 || slow.Connections > 10000 {
+		return usageErrorf("bench: --slowloris must be between 1 and 10000")
 	}
 	if o.URL != "" {
 		o.Secret = []byte(env.getenv("RULEHOOK_CALLOUT_SECRET"))
 		if o.Audience == "" {
 			o.Audience = o.URL
 		}
+		if slow.Connections > 0 {
+			return benchSlowBodies(ctx, o, slow, 0, env)
+		}
 		rep, err := bench.Run(ctx, o)
 		rep.Print(env.stdout)
 		return err
 	}
-	return benchSelfStarted(ctx, o, *redisBin, env)
+	return benchSelfStarted(ctx, o, slow, *redisBin, env)
 }
 
 // benchSelfStarted starts a real redis-server, the emulated tenant and `rulehook serve` as a child
 // process (so the load generator's CPU and memory are not the server's), then runs the load.
-func benchSelfStarted(ctx context.Context, o bench.Options, redisBin string, env *environment) error {
+func benchSelfStarted(ctx context.Context, o bench.Options, slow bench.SlowBodyOptions, redisBin string, env *environment) error {
 	redisAddr, stopRedis, err := startRedisServer(redisBin)
 	if err != nil {
 		return err
@@ -96,12 +105,41 @@ func benchSelfStarted(ctx context.Context, o bench.Options, redisBin string, env
 
 	fmt.Fprintf(env.stdout, "bench: rulehook pid %d at %s, redis-server %s, emulated tenant %s, %d CPUs\n",
 		srv.Process.Pid, o.URL, redisAddr, tenant.URL(), numCPU())
+	if slow.Connections > 0 {
+		return benchSlowBodies(ctx, o, slow, srv.Process.Pid, env)
+	}
 	rep, err := bench.Run(ctx, o)
 	rep.Print(env.stdout)
 	if peak, ok := peakRSS(srv.Process.Pid); ok {
 		fmt.Fprintf(env.stdout, "rulehook peak resident memory (VmHWM): %.1f MiB\n", float64(peak)/(1<<20))
 	}
 	return err
+}
+
+// benchSlowBodies runs the slow-body attack against o.URL, which must be a loopback address;
+// with pid (the self-started rulehook) it samples that process's resident memory.
+func benchSlowBodies(ctx context.Context, o bench.Options, slow bench.SlowBodyOptions, pid int, env *environment) error {
+	if u, err := url.Parse(o.URL); err != nil || !isLoopbackHost(u.Hostname()) {
+		return usageErrorf("bench: --slowloris attacks only a rulehook on a loopback address")
+	}
+	if pid > 0 {
+		slow.RSS = func() (int64, bool) { return procStatus(pid, "VmRSS:") }
+	}
+	fmt.Fprintf(env.stdout, "bench: %d slow-body connections for %s against %s\n", slow.Connections, o.Duration, o.URL)
+	rep, err := bench.RunSlowBodies(ctx, o, slow)
+	rep.Print(env.stdout)
+	if peak, ok := peakRSS(pid); ok && pid > 0 {
+		fmt.Fprintf(env.stdout, "rulehook peak resident memory over its life (VmHWM): %.1f MiB\n", float64(peak)/(1<<20))
+	}
+	return err
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startRedisServer runs redis-server on a free loopback port with persistence off.
@@ -162,7 +200,10 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // peakRSS reads the peak resident set size of a process from /proc (Linux only).
-func peakRSS(pid int) (int64, bool) {
+func peakRSS(pid int) (int64, bool) { return procStatus(pid, "VmHWM:") }
+
+// procStatus reads one kB figure (VmHWM:, VmRSS:) of a process from /proc (Linux only).
+func procStatus(pid int, field string) (int64, bool) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, false
@@ -170,7 +211,7 @@ func peakRSS(pid int) (int64, bool) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10, err == nil
 		}

@@ -51,6 +51,7 @@ type config struct {
 	WriteMode      string
 	FailOpen       bool
 	MaxBodyBytes   int64
+	MaxBodyMemory  int64
 	APIAudience    string
 	APIIssuer      string
 	LegacySecret   []byte
@@ -198,6 +199,7 @@ func readServer(r *envReader, c *config) {
 		checkListenAddr(r, "METRICS_ADDR", c.MetricsAddr)
 	}
 	c.MaxBodyBytes = r.integer("MAX_BODY_BYTES", 262144, 1024, 16<<20)
+	c.MaxBodyMemory = r.integer("MAX_BODY_MEMORY_BYTES", max(4<<20, 2*c.MaxBodyBytes), 2*c.MaxBodyBytes, 1<<30)
 	c.ShutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
 	c.QueueWorkers = int(r.integer("QUEUE_WORKERS", 1, 0, 16))
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {

@@ -40,6 +40,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"FailOpen", c.FailOpen, true},
 		{"CalloutDeadline", c.CalloutDeadline, 2 * time.Second},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(262144)},
+		{"MaxBodyMemory", c.MaxBodyMemory, int64(4 << 20)},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -99,6 +100,8 @@ func TestLoadConfigCases(t *testing.T) {
 		{"bad display name", map[string]string{"DEFAULT_DISPLAY_NAME": "a\x01b"}, "DEFAULT_DISPLAY_NAME"},
 		{"bad policy", map[string]string{"FAILURE_POLICY": "maybe"}, "FAILURE_POLICY"},
 		{"bad listen addr", map[string]string{"LISTEN_ADDR": "8080"}, "LISTEN_ADDR"},
+		{"body memory budget", map[string]string{"MAX_BODY_MEMORY_BYTES": "1048576"}, ""},
+		{"body memory under twice the body limit", map[string]string{"MAX_BODY_MEMORY_BYTES": "300000"}, "MAX_BODY_MEMORY_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,20 +72,21 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 	}
 
 	wcfg := webhook.Config{
-		Policy:          cfg.Policy,
-		WriteMode:       cfg.WriteMode,
-		FailOpen:        cfg.FailOpen,
-		CalloutSecrets:  cfg.calloutSecrets(),
-		CalloutAudience: cfg.CalloutAudience,
-		CalloutIssuer:   cfg.CalloutIssuer,
-		CalloutDeadline: cfg.CalloutDeadline,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		LegacySecret:    cfg.LegacySecret,
-		LegacyAudience:  cfg.LegacyAudience,
-		LegacyIssuer:    cfg.LegacyIssuer,
-		Logger:          logger,
-		Registry:        prometheus.NewRegistry(),
-		Version:         version,
+		Policy:             cfg.Policy,
+		WriteMode:          cfg.WriteMode,
+		FailOpen:           cfg.FailOpen,
+		CalloutSecrets:     cfg.calloutSecrets(),
+		CalloutAudience:    cfg.CalloutAudience,
+		CalloutIssuer:      cfg.CalloutIssuer,
+		CalloutDeadline:    cfg.CalloutDeadline,
+		MaxBodyBytes:       cfg.MaxBodyBytes,
+		MaxBodyMemoryBytes: cfg.MaxBodyMemory,
+		LegacySecret:       cfg.LegacySecret,
+		LegacyAudience:     cfg.LegacyAudience,
+		LegacyIssuer:       cfg.LegacyIssuer,
+		Logger:             logger,
+		Registry:           prometheus.NewRegistry(),
+		Version:            version,
 	}
 	if cfg.APIAudience != "" {
 		kf, err := webhook.JWKSKeyfunc(ctx, cfg.Auth0ManagementURL+"/.well-known/jwks.json", &http.Client{Timeout: 5 * time.Second})

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -70,9 +71,11 @@ func Open(opts Options) (redis.UniversalClient, error) {
 		retries = -1 // go-redis: -1 disables retries
 	}
 
+	dialer := dialerFor(timeout, opts.TLSConfig)
 	switch {
 	case len(opts.ClusterAddrs) > 0:
 		return redis.NewClusterClient(&redis.ClusterOptions{
+			Dialer:   dialer,
 			Addrs:    opts.ClusterAddrs,
 			Username: opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
@@ -84,6 +87,7 @@ func Open(opts Options) (redis.UniversalClient, error) {
 		}), nil
 	case len(opts.SentinelAddrs) > 0:
 		return redis.NewFailoverClient(&redis.FailoverOptions{
+			Dialer:        dialer,
 			MasterName:    opts.SentinelMaster,
 			SentinelAddrs: opts.SentinelAddrs,
 			Username:      opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
@@ -106,6 +110,9 @@ func Open(opts Options) (redis.UniversalClient, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.DialerRetries = 1
+	if o.Dialer == nil {
+		o.Dialer = dialerFor(o.DialTimeout, o.TLSConfig)
+	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = retries
 	}
@@ -115,6 +122,32 @@ func Open(opts Options) (redis.UniversalClient, error) {
 	}
 	return redis.NewClient(o), nil
 }
+
+// dialerFor returns a dialer for plain TCP whose connections go-redis does not probe each time
+// it takes one from the pool, and why: go-redis v9.23 has no option to turn that probe off, and
+// it is a recvfrom(MSG_PEEK) system call on every command of the login's hot path. go-redis
+// probes only connections that expose their file descriptor (syscall.Conn); these hide it, as
+// TLS connections always do. What changes: a connection Redis closed while it sat in the pool
+// (a restart, a failover, a client timeout) is found when it is used, not when it is taken, and
+// the command fails over to a new connection through go-redis's retry (MaxRetries, on by
+// default for commands that are safe to repeat). Nil for TLS, where go-redis's own dialer
+// already behaves so.
+func dialerFor(timeout time.Duration, tlsConfig *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	if tlsConfig != nil {
+		return nil
+	}
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute} // go-redis's own settings
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return unprobed{c}, nil
+	}
+}
+
+// unprobed hides its connection's file descriptor from go-redis's pool health probe.
+type unprobed struct{ net.Conn }
 
 func (o Options) validate() error {
 	var set int
