@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 const (
@@ -151,29 +152,11 @@ func baseOptions(url string) Options {
 	return Options{URL: url, Secret: testSecret, Issuer: testIssuer, Audience: testAudience, Users: 50, Connections: 4}
 }
 
-// syncBuffer is a Progress writer safe to read while Run writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestClosedLoopComparesHealthz(t *testing.T) {
 	progressInterval = 100 * time.Millisecond
 	t.Cleanup(func() { progressInterval = time.Second })
 	f, srv := newFake(t)
-	var progress syncBuffer
+	var progress testkit.SyncBuffer
 	o := baseOptions(srv.URL)
 	o.Duration, o.Warmup, o.CompareHealthz, o.Progress = 600*time.Millisecond, 250*time.Millisecond, true, &progress
 
@@ -407,7 +390,7 @@ func TestCancelStopsAndKeepsWhatWasMeasured(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("rate %d: Run err = %v; want context.Canceled", rate, err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > testkit.Within(300*time.Millisecond) {
 			t.Errorf("rate %d: Run took %v after cancel at 300ms; want prompt", rate, d)
 		}
 		if !rep.Interrupted || rep.Healthz == nil || rep.Healthz.Requests == 0 || rep.Healthz.Errors != 0 {
