@@ -39,6 +39,7 @@ type config struct {
 	buildDelay   time.Duration
 	listLimit    int
 	key          *rsa.PrivateKey
+	api          string // audience of the API users get tokens for (WithAPI)
 }
 
 // Option configures a Server.

@@ -34,13 +34,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		id, _ = url.QueryUnescape(user)
 		secret, _ = url.QueryUnescape(pass)
 	}
+	if p["grant_type"] == "password" && s.cfg.api != "" {
+		s.passwordGrant(w, id, secret, p)
+		return
+	}
 	if p["grant_type"] != "client_credentials" {
 		oauthError(w, http.StatusForbidden, "unauthorized_client",
 			fmt.Sprintf("Grant type '%s' not allowed for the client.", p["grant_type"]))
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.clientID)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.clientSecret)) != 1 {
+	if !s.validClient(id, secret) {
 		oauthError(w, http.StatusUnauthorized, "access_denied", "Unauthorized")
 		return
 	}
@@ -61,6 +64,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		"expires_in":   int(s.cfg.tokenTTL / time.Second),
 		"token_type":   "Bearer",
 	})
+}
+
+// validClient reports whether id and secret are the M2M client's credentials.
+func (s *Server) validClient(id, secret string) bool {
+	return subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.clientID)) == 1 &&
+		subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.clientSecret)) == 1
 }
 
 // tokenParams reads a token request body, JSON or form-encoded, into string values.
