@@ -21,7 +21,13 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
+
+// stackDeadline is the CALLOUT_DEADLINE of a test stack: long enough that a loaded machine still
+// answers an ordinary login in time (the Management API gets 60% of it), so that only the tests
+// that inject a hang ever reach it.
+const stackDeadline = 3 * time.Second
 
 const (
 	testSecret    = "a-callout-secret-of-at-least-32-bytes!"
@@ -37,7 +43,7 @@ type testStack struct {
 	setPlays func(userID string, plays int) error
 	url      string
 	env      map[string]string
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -58,7 +64,7 @@ func startStack(t *testing.T, overrides map[string]string) *testStack {
 // Sentinel group's variables).
 func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string, int) error, overrides map[string]string) *testStack {
 	t.Helper()
-	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &syncBuffer{}}
+	s := &testStack{tenant: mgmttest.New(), setPlays: setPlays, logs: &testkit.SyncBuffer{}}
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
@@ -70,7 +76,7 @@ func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string
 		"AUTH0_CLIENT_SECRET":  s.tenant.ClientSecret(),
 		"CALLOUT_SECRET":       testSecret,
 		"CALLOUT_AUDIENCE":     s.url,
-		"CALLOUT_DEADLINE":     "1s",
+		"CALLOUT_DEADLINE":     stackDeadline.String(),
 		"API_AUDIENCE":         "https://music.example.com/api",
 		"SHUTDOWN_TIMEOUT":     "5s",
 	}
@@ -89,7 +95,7 @@ func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string
 			t.Errorf("serve returned %v after a clean stop; want nil\nlogs:\n%s", err, s.logs)
 		}
 	})
-	waitFor(t, 5*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		select {
 		case err := <-s.done:
 			s.cancel()
@@ -226,21 +232,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not so after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func status(t *testing.T, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -249,23 +240,6 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func rolesOf(u mgmttest.User) []string {
