@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,8 +19,7 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "bench", "With --url, the callout secret comes from RULEHOOK_CALLOUT_SECRET.")
 	o := bench.Options{CompareHealthz: true, Progress: env.stderr}
 	fs.StringVar(&o.URL, "url", "", "benchmark this running rulehook instead of starting one (needs RULEHOOK_CALLOUT_SECRET, --issuer, --audience)")
 	fs.StringVar(&o.Issuer, "issuer", "", "iss of the callout tokens, with --url")
@@ -33,15 +31,21 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each measurement")
 	fs.BoolVar(&o.CompareHealthz, "compare-healthz", true, "also measure GET /healthz the same way and print the ratio")
 	redisBin := fs.String("redis-server", "redis-server", "the redis-server binary for the self-started stack")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("bench: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.URL != "" {
 		o.Secret = []byte(env.getenv("RULEHOOK_CALLOUT_SECRET"))
+		if len(o.Secret) < 32 {
+			return usageErrorf("bench: RULEHOOK_CALLOUT_SECRET must hold the CALLOUT_SECRET of the rulehook at --url (at least 32 bytes)")
+		}
 		if o.Audience == "" {
 			o.Audience = o.URL
 		}
 		rep, err := bench.Run(ctx, o)
+		if errors.Is(err, bench.ErrOptions) {
+			return usageErrorf("%v", err) // nothing was measured: no report
+		}
 		rep.Print(env.stdout)
 		return err
 	}

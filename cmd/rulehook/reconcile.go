@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -18,22 +17,26 @@ const reconcileTimeout = 10 * time.Second
 // runReconcile brings every user of the tenant in line with the rules, writing only those who
 // differ. It reads the same environment as serve, less the callout settings.
 func runReconcile(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "reconcile", "It reads the environment of `rulehook serve -h` less the callout settings (else a running\n`rulehook dev`'s).")
+	statePath := stateFlag(fs.FlagSet)
 	var o reconcile.Options
 	fs.Float64Var(&o.Rate, "rate", reconcile.DefaultRate, "most Management API writes started per second (the free tier allows 2)")
 	fs.IntVar(&o.PerPage, "per-page", reconcile.DefaultPerPage, "users per listing page")
 	fs.StringVar(&o.Name, "name", reconcile.DefaultName, "checkpoint name, so that separate runs do not share one")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the changes a run would make and write nothing")
 	fs.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint of an interrupted run and start from the first page")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("reconcile: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	cfg, err := loadManagementConfig(env.getenv)
+	getenv, err := envOrDev(env, fs.FlagSet, *statePath)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(env.stderr, cfg.LogLevel)
+	cfg, err := loadManagementConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, cfg.LogLevel, cfg.LogFormat)
 	redisstore.SetLogger(logger)
 	rdb, err := cfg.openRedis()
 	if err != nil {

@@ -23,11 +23,12 @@ type tenantClient struct {
 }
 
 type tenantUser struct {
-	UserID       string         `json:"user_id"`
+	UserID       string         `json:"user_id,omitempty"` // a PATCH carrying "" is refused
 	Email        string         `json:"email,omitempty"`
 	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
 	UserMetadata map[string]any `json:"user_metadata,omitempty"`
 	Connection   string         `json:"connection,omitempty"`
+	Password     string         `json:"password,omitempty"` // write-only: sent when creating
 }
 
 var errNoSuchUser = errors.New("no such user")
