@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -182,4 +183,48 @@ func TestVersion(t *testing.T) {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// TestLogFormat: serve logs JSON lines by default and logfmt text with LOG_FORMAT=text; dev logs
+// JSON when its stderr is not a terminal.
+func TestLogFormat(t *testing.T) {
+	for _, tt := range []struct{ format, want string }{{"", `"msg":"listening"`}, {"text", "msg=listening"}} {
+		s := startStack(t, map[string]string{"LOG_FORMAT": tt.format})
+		testkit.WaitUntil(t, "the listening line", func() bool { return strings.Contains(s.logs.String(), tt.want) })
+		for _, l := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
+			if isJSON := strings.HasPrefix(l, "{"); isJSON != (tt.format == "") {
+				t.Errorf("LOG_FORMAT=%q: log line %q", tt.format, l)
+			}
+		}
+	}
+	if code, _, errs := rulehook(t, envOf(map[string]string{"LOG_FORMAT": "xml"}), "check-config"); code != 2 || !strings.Contains(errs, `LOG_FORMAT="xml" must be one of json, text`) {
+		t.Errorf("check-config with LOG_FORMAT=xml = %d %q; want 2 naming LOG_FORMAT", code, errs)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := devLogFormat("", f); got != "json" {
+		t.Errorf("dev's log format on a file = %q; want json", got)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if got := devLogFormat("", null); got != "json" {
+		t.Errorf("dev's log format on %s = %q; want json", os.DevNull, got)
+	}
+	tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0) // a terminal (the master side of a new pty)
+	if err != nil {
+		t.Skipf("no pseudo-terminal to check the terminal case with: %v", err)
+	}
+	defer tty.Close()
+	if got := devLogFormat("", tty); got != "text" {
+		t.Errorf("dev's log format on a terminal = %q; want text", got)
+	}
+	if got := devLogFormat("json", tty); got != "json" {
+		t.Errorf("dev's log format on a terminal with LOG_FORMAT=json = %q; want json", got)
+	}
 }

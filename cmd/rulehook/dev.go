@@ -181,12 +181,25 @@ func devLogFormat(set string, w io.Writer) string {
 	if set != "" {
 		return set
 	}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return "text"
-		}
+	if isTerminal(w) {
+		return "text"
 	}
 	return "json"
+}
+
+// isTerminal reports whether w is a character device other than /dev/null: a terminal, for
+// choosing a log format (no ioctl needed).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
 
 func contains(list []string, s string) bool {
