@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -93,7 +92,8 @@ func TestProbePathsAreServed(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": os.TempDir()}
+	// Its own TMPDIR: dev refuses a state file ($TMPDIR/rulehook-dev.json) that a running dev owns.
+	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": t.TempDir()}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "dev")
 	cmd.Env = envList(env)
