@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,6 +88,7 @@ func TestReadmeQuickStart(t *testing.T) {
 			if banner := d.out.String(); !strings.Contains(banner, "ignored (dev sets these itself): REDIS_URL") {
 				t.Errorf("dev banner does not report the ignored REDIS_URL:\n%s", banner)
 			}
+			checkBannerMatchesReadme(t, d, lines)
 		case line == "go test ./...":
 			// this suite
 		case d == nil:
@@ -114,6 +116,28 @@ func TestReadmeQuickStart(t *testing.T) {
 	audit := runPasted(t, d, "go run ./cmd/rulehook audit --user 'auth0|alice'")
 	if want := `user_metadata.displayName: "user" -> "Alice"`; !strings.Contains(audit, want) {
 		t.Errorf("audit after the PUT lacks %q (the real before):\n%s", want, audit)
+	}
+}
+
+// checkBannerMatchesReadme: every command dev suggests is one of the README's (with this dev's
+// --state and URL in place of the defaults).
+func checkBannerMatchesReadme(t *testing.T, d *devProc, readme []string) {
+	t.Helper()
+	_, try, _ := strings.Cut(d.out.String(), "Try, in another terminal")
+	n := 0
+	for _, l := range strings.Split(try, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "go run ") && !strings.HasPrefix(l, "curl ") {
+			continue
+		}
+		n++
+		l = strings.ReplaceAll(strings.ReplaceAll(l, " --state "+d.state, ""), d.url, "http://127.0.0.1:8080")
+		if !slices.Contains(readme, l) {
+			t.Errorf("dev suggests %q, which the README's quick start does not show", l)
+		}
+	}
+	if n < 3 {
+		t.Errorf("dev suggests %d commands; want login, audit and the app API:\n%s", n, try)
 	}
 }
 
