@@ -36,7 +36,7 @@ type devStack struct {
 	cfg       config
 	statePath string
 	ignored   []string // variables of the environment dev overrides
-	replaced  string   // what a stale state file at statePath said, when one was replaced
+	replaced  string   // why a state file found at statePath was replaced, if one was
 	redis     *miniredis.Miniredis
 	tenant    *mgmttest.Server
 }
@@ -106,7 +106,10 @@ func (d *devStack) checkStateFile() error {
 		return usageErrorf("dev: a rulehook dev already runs at %s and owns %s; stop it, or give this one its own --state",
 			old.RulehookURL, d.statePath)
 	}
-	d.replaced = old.RulehookURL
+	d.replaced = "left by a dev at " + old.RulehookURL + " that no longer answers"
+	if err != nil {
+		d.replaced = "that could not be read: " + err.Error()
+	}
 	return nil
 }
 

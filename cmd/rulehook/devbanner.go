@@ -19,7 +19,7 @@ func printDevBanner(w io.Writer, d *devStack) {
 		cfg.Policy.Threshold, cfg.Policy.DefaultDisplayName, st.WriteMode, st.FailurePolicy)
 	fmt.Fprintf(w, "  state file        %s  (read by login, token, audit and reconcile)\n", d.statePath)
 	if d.replaced != "" {
-		fmt.Fprintf(w, "  (replaced a stale state file left by a dev at %s that no longer answers)\n", d.replaced)
+		fmt.Fprintf(w, "  (replaced a stale state file %s)\n", d.replaced)
 	}
 	if len(d.ignored) > 0 {
 		fmt.Fprintf(w, "\n  ignored (dev sets these itself): %s\n", strings.Join(d.ignored, ", "))
