@@ -186,6 +186,7 @@ func runAction(ctx context.Context, st devState, u tenantUser) (harness.Result, 
 			"CLAIM_NAMESPACE": st.ClaimNamespace,
 			"FAILURE_POLICY":  st.FailurePolicy,
 			"AUTH0_DOMAIN":    st.Domain,
+			"TIMEOUT_MS":      "9000", // the Action's most: node on a busy laptop is slow too
 		},
 		Hostname: st.Domain,
 	})

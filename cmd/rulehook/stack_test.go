@@ -134,6 +134,7 @@ func (s *testStack) login(t *testing.T, u harness.User, secrets ...string) harne
 		"CALLOUT_SECRET":  testSecret,
 		"CLAIM_NAMESPACE": testNamespace,
 		"AUTH0_DOMAIN":    s.tenant.Domain(),
+		"TIMEOUT_MS":      "9000", // the most the Action allows: a loaded machine may be slow
 	}
 	for i := 0; i+1 < len(secrets); i += 2 {
 		sec[secrets[i]] = secrets[i+1]
