@@ -271,7 +271,8 @@ test('rulehook times out', async (t) => {
     const started = Date.now();
     const rec = await login(event({ RULEHOOK_URL: rh.url, TIMEOUT_MS: '150' }));
     const took = Date.now() - started;
-    assert.ok(took >= 140 && took < 2000, `took ${took} ms; want about 150`);
+    // Generous above: a loaded machine may be slow to run the timer; without one it never ends.
+    assert.ok(took >= 140 && took < 10000, `took ${took} ms; want about 150`);
     assert.equal(rec.denied, null);
     assert.deepEqual(rec.id, { [CLAIM]: ['admin'] });
     assert.ok(rec.logs.some((l) => l.includes('timeout after 150 ms')), rec.logs.join('\n'));

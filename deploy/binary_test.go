@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -138,7 +137,7 @@ type devProcess struct {
 func startDev(t *testing.T, bin string) devProcess {
 	t.Helper()
 	addr := freeAddr(t)
-	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": os.TempDir()}
+	env := map[string]string{"LISTEN_ADDR": addr, "HOME": t.TempDir(), "TMPDIR": t.TempDir()} // its own: dev refuses a state file a running dev owns
 	d := devProcess{cmd: exec.Command(bin, "dev"), done: make(chan error, 1), out: &bytes.Buffer{}, base: "http://" + addr}
 	d.cmd.Env = envList(env)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out

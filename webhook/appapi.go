@@ -197,12 +197,16 @@ func (s *Server) putDisplayName(c echo.Context) error {
 	}
 	ctx, cancel := s.depCtx(c)
 	defer cancel()
+	// The user as it is now is the audit trail's "before" (a name set again records nothing). A
+	// failed read only costs the trail its "before": the write still goes.
+	before, _ := s.deps.Users.User(ctx, callerOf(c))
 	out, err := writeWithin(ctx, s.deps.Writer, metadata.Write{
 		UserID:    callerOf(c),
 		Patch:     metadata.DisplayNamePatch(name),
 		Explicit:  true,
 		Reason:    metadata.ReasonAPI,
 		RequestID: requestIDOf(c),
+		Before:    before,
 	})
 	switch {
 	case errors.Is(err, metadata.ErrInvalid):

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,20 +12,24 @@ import (
 )
 
 func runAudit(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "audit", envTable("environment (else a running `rulehook dev`)", redisEnv()))
 	user := fs.String("user", "", "the user_id whose history to print (empty: every user's recent changes)")
 	n := fs.Int("n", 50, "how many entries, newest first")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	shadow := fs.Bool("shadow", false, "summarise WRITE_MODE=shadow: logins seen, agreement rate, disagreements by kind")
 	since := fs.String("since", "", "with --shadow: from this RFC 3339 time or this long ago (24h); default all that is kept")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("audit: %v", err)
+	statePath := stateFlag(fs.FlagSet)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *n < 1 || *n > redisstore.MaxAuditRead {
-		return usageErrorf("audit: -n must be between 1 and %d", redisstore.MaxAuditRead)
+		return usageErrorf("audit: --n must be between 1 and %d", redisstore.MaxAuditRead)
 	}
-	cfg, err := loadRedisConfig(env.getenv)
+	getenv, err := envOrDev(env, fs.FlagSet, *statePath)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadRedisConfig(getenv)
 	if err != nil {
 		return err
 	}

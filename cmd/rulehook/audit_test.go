@@ -36,3 +36,24 @@ func TestAuditShowsWhatALoginChanged(t *testing.T) {
 		t.Errorf("audit output carries an email:\n%s", got)
 	}
 }
+
+// TestAuditOfDisplayNamePUT: the entry holds the real "before", and a PUT that does not change the
+// name records nothing.
+func TestAuditOfDisplayNamePUT(t *testing.T) {
+	s := startStack(t, nil)
+	s.seed(t, mgmttest.User{ID: "auth0|namer", UserMetadata: map[string]any{"displayName": "Old"}}, 0)
+	for range 2 {
+		if code, body := s.appRequest(t, "PUT", "/displayName", "auth0|namer", []byte(`{"displayName":"New"}`)); code != 200 {
+			t.Fatalf("PUT /displayName = %d %s; want 200", code, body)
+		}
+	}
+	var out bytes.Buffer
+	getenv := func(k string) string { return map[string]string{"REDIS_URL": s.redis.URL()}[k] }
+	if err := run(context.Background(), []string{"audit", "--user", "auth0|namer"}, getenv, &out, &out); err != nil {
+		t.Fatalf("audit: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	if n := strings.Count(got, "user_metadata.displayName"); n != 1 || !strings.Contains(got, `user_metadata.displayName: "Old" -> "New"`) {
+		t.Errorf("audit after two PUTs of the same name:\n%s\nwant one entry, \"Old\" -> \"New\"", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,8 +23,7 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	if len(args) > 0 && args[0] == "reconcile" { // `rulehook bench reconcile`: benchreconcile.go
 		return runBenchReconcile(ctx, args[1:], env)
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "bench", "With --url, the callout secret comes from RULEHOOK_CALLOUT_SECRET.")
 	o := bench.Options{CompareHealthz: true, Progress: env.stderr}
 	fs.StringVar(&o.URL, "url", "", "benchmark this running rulehook instead of starting one (needs RULEHOOK_CALLOUT_SECRET, --issuer, --audience)")
 	fs.StringVar(&o.Issuer, "issuer", "", "iss of the callout tokens, with --url")
@@ -39,14 +37,17 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	redisBin := fs.String("redis-server", "redis-server", "the redis-server binary for the self-started stack")
 	var slow bench.SlowBodyOptions
 	fs.IntVar(&slow.Connections, "slowloris", 0, "instead of the load test, hold this many slow-body connections (bad tokens, 262,143-byte bodies dribbled) for --duration while valid logins run, and print rulehook's peak memory")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("bench: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if slow.Connections < 0 || slow.Connections > 10000 {
 		return usageErrorf("bench: --slowloris must be between 1 and 10000")
 	}
 	if o.URL != "" {
 		o.Secret = []byte(env.getenv("RULEHOOK_CALLOUT_SECRET"))
+		if len(o.Secret) < 32 {
+			return usageErrorf("bench: RULEHOOK_CALLOUT_SECRET must hold the CALLOUT_SECRET of the rulehook at --url (at least 32 bytes)")
+		}
 		if o.Audience == "" {
 			o.Audience = o.URL
 		}
@@ -54,6 +55,9 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 			return benchSlowBodies(ctx, o, slow, 0, env)
 		}
 		rep, err := bench.Run(ctx, o)
+		if errors.Is(err, bench.ErrOptions) {
+			return usageErrorf("%v", err) // nothing was measured: no report
+		}
 		rep.Print(env.stdout)
 		return err
 	}

@@ -61,6 +61,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	QueueWorkers    int
 	LogLevel        slog.Level
+	LogFormat       string // "json", "text", or "" (dev: text on a terminal, else JSON)
+
+	listener net.Listener // not from the environment: dev opens its port before anything else
 }
 
 // configError lists every problem of an environment at once.
@@ -204,6 +207,9 @@ func readServer(r *envReader, c *config) {
 	c.QueueWorkers = int(r.integer("QUEUE_WORKERS", 1, 0, 16))
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
 		r.problem("LOG_LEVEL=%q must be debug, info, warn or error", r.getenv("LOG_LEVEL"))
+	}
+	if r.str("LOG_FORMAT", "") != "" {
+		c.LogFormat = r.oneOf("LOG_FORMAT", "json", "json", "text")
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // The dev console, driven through a real headless Chromium (Debian's chromium package; .ci/run
@@ -26,7 +28,7 @@ func startDevConsole(t *testing.T, extra map[string]string) string {
 		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &syncBuffer{}, &syncBuffer{}
+	out, logs := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	done := make(chan error, 1)
 	state := filepath.Join(t.TempDir(), "dev.json")
 	go func() {
@@ -40,7 +42,7 @@ func startDevConsole(t *testing.T, extra map[string]string) string {
 	})
 	consoleLine := regexp.MustCompile(`console\s+(http://\S+/)`)
 	var url string
-	waitFor(t, 30*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		m := consoleLine.FindStringSubmatch(out.String())
 		if m == nil {
 			return errNotReady

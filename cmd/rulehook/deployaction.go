@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,8 +13,7 @@ import (
 // runDeployAction installs actions/post-login.js into the tenant and binds it to post-login.
 // The tenant and the callout settings come from the same environment as serve.
 func runDeployAction(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("deploy-action", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "deploy-action", envTable("environment", deployActionEnv))
 	name := fs.String("name", deployaction.DefaultName, "the Action's name in the tenant")
 	url := fs.String("rulehook-url", env.getenv("RULEHOOK_URL"), "rulehook's public base URL the Action calls (default $RULEHOOK_URL)")
 	ns := fs.String("claim-namespace", env.getenv("CLAIM_NAMESPACE"), "namespace of the roles claim, e.g. https://music.example.com (default $CLAIM_NAMESPACE)")
@@ -24,23 +22,19 @@ func runDeployAction(ctx context.Context, args []string, env *environment) error
 	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
 	force := fs.Bool("force", false, "update and redeploy even when nothing seems to differ (secrets edited in the dashboard)")
 	buildTimeout := fs.Duration("build-timeout", deployaction.DefaultBuildTimeout, "how long to wait for Auth0 to build the Action")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("deploy-action: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	r := &envReader{getenv: env.getenv}
-	domain := r.required("AUTH0_DOMAIN", "")
-	clientID := r.required("AUTH0_CLIENT_ID", " (an M2M application allowed read/create/update:actions)")
-	clientSecret := r.required("AUTH0_CLIENT_SECRET", "")
-	if len(r.problems) > 0 {
-		return &configError{problems: r.problems}
+	tenant, err := deployActionSettings(env, *url, *ns, *policy)
+	if err != nil {
+		return err
 	}
-
 	secrets := actionSecrets(env.getenv, *url, *ns, *policy, *timeoutMS)
 	res, err := deployaction.Deploy(ctx, deployaction.Options{
 		BaseURL:      strings.TrimRight(env.getenv("AUTH0_MANAGEMENT_URL"), "/"),
-		Domain:       domain,
-		ClientID:     clientID,
-		ClientSecret: clientSecret,
+		Domain:       tenant.Domain,
+		ClientID:     tenant.ClientID,
+		ClientSecret: tenant.ClientSecret,
 		Name:         *name,
 		Secrets:      secrets,
 		DryRun:       *dryRun,
@@ -96,4 +90,29 @@ func printDeployResult(env *environment, name string, res deployaction.Result) {
 		}
 		fmt.Fprintf(env.stdout, "action %q %s and deployed (version %d); %s\n", name, done, res.Version, bound)
 	}
+}
+
+// deployActionSettings checks every setting deploy-action needs at once, before anything is
+// sent, and returns the tenant's (BaseURL is left to the caller).
+func deployActionSettings(env *environment, url, ns, policy string) (deployaction.Options, error) {
+	r := &envReader{getenv: env.getenv}
+	o := deployaction.Options{
+		Domain:       r.required("AUTH0_DOMAIN", ""),
+		ClientID:     r.required("AUTH0_CLIENT_ID", " (an M2M application allowed read/create/update:actions)"),
+		ClientSecret: r.required("AUTH0_CLIENT_SECRET", ""),
+	}
+	r.secret("CALLOUT_SECRET", true)
+	if url == "" {
+		r.problem("RULEHOOK_URL (or --rulehook-url) is required: rulehook's public base URL the Action calls")
+	}
+	if ns == "" {
+		r.problem("CLAIM_NAMESPACE (or --claim-namespace) is required, e.g. https://music.example.com")
+	}
+	if policy != "" && policy != policyOpen && policy != policyClosed {
+		r.problem("FAILURE_POLICY (or --failure-policy) %q must be open or closed", policy)
+	}
+	if len(r.problems) > 0 {
+		return o, &configError{problems: r.problems}
+	}
+	return o, nil
 }

@@ -2,41 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 )
 
-// devState is what `rulehook dev` writes for `rulehook login` to find it. It holds a throwaway
-// callout secret, so the file is private to the user.
-type devState struct {
-	RulehookURL    string `json:"rulehook_url"`
-	RedisURL       string `json:"redis_url"`
-	TenantURL      string `json:"tenant_url"`
-	Domain         string `json:"domain"`
-	ClientID       string `json:"client_id"`
-	ClientSecret   string `json:"client_secret"`
-	CalloutSecret  string `json:"callout_secret"`
-	Audience       string `json:"audience"`
-	Issuer         string `json:"issuer"`
-	ClaimNamespace string `json:"claim_namespace"`
-	WriteMode      string `json:"write_mode"`
-	FailurePolicy  string `json:"failure_policy"`
-}
-
-const devDomain = "rulehook-dev.local"
-
-func defaultDevStatePath() string { return filepath.Join(os.TempDir(), "rulehook-dev.json") }
+const (
+	devDomain      = "rulehook-dev.local"
+	devAPIAudience = "https://music.example.com/api"
+	devNamespace   = "https://music.example.com"
+)
 
 // devOwned are the variables dev sets itself; a value for them in the environment is reported
 // and ignored. Every other variable of serve is honoured.
@@ -47,43 +28,101 @@ var devOwned = []string{
 	"CALLOUT_ISSUER", "API_AUDIENCE", "API_ISSUER",
 }
 
+// devStack is one `rulehook dev` before it serves: its port (already open), the embedded Redis,
+// the emulated tenant, serve's configuration, and the state file other commands find it by.
+// startDev builds it and printDevBanner describes it; nothing here prints.
+type devStack struct {
+	st        devState
+	cfg       config
+	statePath string
+	ignored   []string // variables of the environment dev overrides
+	replaced  string   // why a state file found at statePath was replaced, if one was
+	redis     *miniredis.Miniredis
+	tenant    *mgmttest.Server
+}
+
 func runDev(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	statePath := fs.String("state", defaultDevStatePath(), "where to write the connection details `rulehook login` reads")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("dev: %v", err)
+	fs := newFlagSet(env, "dev", "dev honours LISTEN_ADDR (default 127.0.0.1:8080; port 0 picks a free one) and the\n"+
+		"rule settings of `rulehook serve -h`, and sets the Redis, tenant and callout variables itself.")
+	statePath := fs.String("state", defaultDevStatePath(), "where to write the connection details that login, token, audit and reconcile read")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-
-	listen, err := devListenAddr(env.getenv("LISTEN_ADDR"))
+	d, err := startDev(env.getenv, *statePath)
 	if err != nil {
-		return usageErrorf("LISTEN_ADDR: %v", err)
+		return err
 	}
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("embedded redis: %w", err)
-	}
-	defer mr.Close()
-	tenant, err := mgmttest.Start(mgmttest.WithDomain(devDomain))
+	defer d.close()
+	logger := newLogger(env.stderr, d.cfg.LogLevel, devLogFormat(d.cfg.LogFormat, env.stderr))
+	s, err := newStack(ctx, d.cfg, logger)
 	if err != nil {
-		return fmt.Errorf("emulated tenant: %w", err)
+		return err
 	}
-	defer tenant.Close()
+	main := newDevConsole(s, d.cfg, d.st, d.tenant, d.redis).handler(s.edge.Handler())
+	return s.serve(ctx, d.cfg, logger, main, func(string) { printDevBanner(env.stdout, d) })
+}
 
-	st := devState{
-		RulehookURL:    "http://" + listen,
-		RedisURL:       "redis://" + mr.Addr(),
-		TenantURL:      tenant.URL(),
-		Domain:         tenant.Domain(),
-		ClientID:       tenant.ClientID(),
-		ClientSecret:   tenant.ClientSecret(),
-		CalloutSecret:  randomSecret(),
-		Issuer:         tenant.Issuer(),
-		ClaimNamespace: "https://music.example.com",
+// startDev opens dev's port first, so that a second dev on a taken port fails before it touches
+// the first one's state file; refuses a state file of a dev that still answers; then starts the
+// embedded parts and writes the state file (0600, atomically).
+func startDev(getenv func(string) string, statePath string) (_ *devStack, err error) {
+	ln, err := devListen(getenv("LISTEN_ADDR"))
+	if err != nil {
+		return nil, err
 	}
-	st.Audience = st.RulehookURL
+	d := &devStack{statePath: statePath}
+	defer func() {
+		if err != nil {
+			ln.Close()
+			d.close()
+		}
+	}()
+	if err := d.checkStateFile(); err != nil {
+		return nil, err
+	}
+	d.redis = miniredis.NewMiniRedis()
+	if err := d.redis.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	if d.tenant, err = mgmttest.Start(mgmttest.WithDomain(devDomain), mgmttest.WithAPI(devAPIAudience)); err != nil {
+		return nil, fmt.Errorf("emulated tenant: %w", err)
+	}
+	d.st = newDevState("http://"+ln.Addr().String(), "redis://"+d.redis.Addr(), d.tenant)
+	if d.cfg, d.ignored, err = devConfig(getenv, d.st); err != nil {
+		return nil, err
+	}
+	d.cfg.listener = ln
+	d.st.WriteMode, d.st.FailurePolicy = d.cfg.WriteMode, map[bool]string{true: policyOpen, false: policyClosed}[d.cfg.FailOpen]
+	d.st.Threshold, d.st.DefaultDisplayName = d.cfg.Policy.Threshold, d.cfg.Policy.DefaultDisplayName
+	if err := writeDevState(statePath, d.st); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkStateFile refuses to replace the state file of a dev that still answers, and remembers a
+// stale one it will replace.
+func (d *devStack) checkStateFile() error {
+	old, err := readDevState(d.statePath)
+	if errors.Is(err, errNoDev) {
+		return nil
+	}
+	if err == nil && devAnswers(old) {
+		return usageErrorf("dev: a rulehook dev already runs at %s and owns %s; stop it, or give this one its own --state",
+			old.RulehookURL, d.statePath)
+	}
+	d.replaced = "left by a dev at " + old.RulehookURL + " that no longer answers"
+	if err != nil {
+		d.replaced = "that could not be read: " + err.Error()
+	}
+	return nil
+}
+
+// devConfig is serve's configuration for dev: the variables dev owns come from st, the others
+// from the environment. ignored lists the owned ones the environment set.
+func devConfig(getenv func(string) string, st devState) (config, []string, error) {
 	owned := map[string]string{
-		"LISTEN_ADDR":          listen,
+		"LISTEN_ADDR":          st.RulehookURL[len("http://"):],
 		"REDIS_URL":            st.RedisURL,
 		"AUTH0_DOMAIN":         st.Domain,
 		"AUTH0_MANAGEMENT_URL": st.TenantURL,
@@ -91,11 +130,11 @@ func runDev(ctx context.Context, args []string, env *environment) error {
 		"AUTH0_CLIENT_SECRET":  st.ClientSecret,
 		"CALLOUT_SECRET":       st.CalloutSecret,
 		"CALLOUT_AUDIENCE":     st.Audience,
-		"API_AUDIENCE":         "https://music.example.com/api",
+		"API_AUDIENCE":         st.APIAudience,
 	}
 	var ignored []string
 	for _, k := range devOwned {
-		if env.getenv(k) != "" {
+		if getenv(k) != "" {
 			ignored = append(ignored, k)
 		}
 	}
@@ -106,102 +145,69 @@ func runDev(ctx context.Context, args []string, env *environment) error {
 		if contains(devOwned, k) {
 			return ""
 		}
-		return env.getenv(k)
+		return getenv(k)
 	})
-	if err != nil {
-		return err
-	}
-	st.WriteMode = cfg.WriteMode
-	st.FailurePolicy = map[bool]string{true: policyOpen, false: policyClosed}[cfg.FailOpen]
-	if err := writeDevState(*statePath, st); err != nil {
-		return err
-	}
-	defer os.Remove(*statePath)
-
-	logger := newLogger(env.stderr, cfg.LogLevel)
-	s, err := newStack(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	main := newDevConsole(s, cfg, st, tenant, mr).handler(s.edge.Handler())
-	return s.serve(ctx, cfg, logger, main, func(addr string) {
-		printDevBanner(env, st, cfg, *statePath, ignored)
-	})
+	return cfg, ignored, err
 }
 
-func printDevBanner(env *environment, st devState, cfg config, statePath string, ignored []string) {
-	w := env.stdout
-	fmt.Fprintln(w, "!! rulehook dev: embedded Redis and an emulated Auth0 tenant, throwaway secrets.")
-	fmt.Fprintln(w, "!! NOT FOR PRODUCTION: nothing is persisted; use `rulehook serve` with real Redis and a real tenant.")
-	fmt.Fprintf(w, "\n  console         %s/  (open it in a browser: users, logins, plays, faults, history)\n", st.RulehookURL)
-	fmt.Fprintf(w, "  rulehook        %s  (POST /v1/post-login, app API, /healthz, /readyz, /metrics)\n", st.RulehookURL)
-	fmt.Fprintf(w, "  redis (embedded) %s\n", st.RedisURL)
-	fmt.Fprintf(w, "  tenant (emulated) %s  (domain %s; /oauth/token, /api/v2/users, /.well-known/jwks.json)\n", st.TenantURL, st.Domain)
-	fmt.Fprintf(w, "  rules           playlist_editor at %d plays, default displayName %q, WRITE_MODE=%s, FAILURE_POLICY=%s\n",
-		cfg.Policy.Threshold, cfg.Policy.DefaultDisplayName, st.WriteMode, st.FailurePolicy)
-	fmt.Fprintf(w, "  details for `rulehook login` in %s\n", statePath)
-	if len(ignored) > 0 {
-		fmt.Fprintf(w, "\n  ignored (dev sets these itself): %s\n", strings.Join(ignored, ", "))
+// close stops the embedded parts and removes the state file if it is still this dev's.
+func (d *devStack) close() {
+	if d.tenant != nil {
+		d.tenant.Close()
 	}
-	stateFlag := ""
-	if statePath != defaultDevStatePath() {
-		stateFlag = " --state " + statePath
+	if d.redis != nil {
+		d.redis.Close()
 	}
-	fmt.Fprintf(w, "\nTry a login through the real Action (needs node), in another terminal:\n\n")
-	fmt.Fprintf(w, "  go run ./cmd/rulehook login%s --user 'auth0|alice' --plays 150\n\n", stateFlag)
+	if cur, err := readDevState(d.statePath); err == nil && d.st.CalloutSecret != "" && cur.CalloutSecret == d.st.CalloutSecret {
+		os.Remove(d.statePath)
+	}
 }
 
-// devListenAddr resolves LISTEN_ADDR for dev: loopback by default, and a concrete port (a free
-// one for port 0), because the callout audience is the URL the Action calls.
-func devListenAddr(raw string) (string, error) {
+// devListen opens dev's port: loopback by default (the callout audience is the URL the Action
+// calls, so it must be concrete; port 0 picks a free one).
+func devListen(raw string) (net.Listener, error) {
 	if raw == "" {
 		raw = "127.0.0.1:8080"
 	}
 	host, port, err := net.SplitHostPort(raw)
 	if err != nil {
-		return "", err
+		return nil, usageErrorf("LISTEN_ADDR=%q: %v", raw, err)
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	if port == "0" {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", err
-		}
-		defer ln.Close()
-		return ln.Addr().String(), nil
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-func writeDevState(path string, st devState) error {
-	b, err := json.MarshalIndent(st, "", "  ")
+	addr := net.JoinHostPort(host, port)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("dev: cannot listen on %s (is another rulehook dev running? LISTEN_ADDR=127.0.0.1:0 picks a free port): %w", addr, err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return fmt.Errorf("write dev state: %w", err)
-	}
-	return nil
+	return ln, nil
 }
 
-func readDevState(path string) (devState, error) {
-	var st devState
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return st, fmt.Errorf("no running `rulehook dev` found (%w); start one, or pass --url", err)
+// devLogFormat is dev's log format: LOG_FORMAT when set, else text on a terminal, else JSON.
+func devLogFormat(set string, w io.Writer) string {
+	if set != "" {
+		return set
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("read %s: %w", path, err)
+	if isTerminal(w) {
+		return "text"
 	}
-	return st, nil
+	return "json"
 }
 
-func randomSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+// isTerminal reports whether w is a character device other than /dev/null: a terminal, for
+// choosing a log format (no ioctl needed).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
 
 func contains(list []string, s string) bool {

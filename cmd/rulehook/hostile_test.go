@@ -10,6 +10,7 @@ import (
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestEmailBearingIDsNeverLogged runs an enterprise user whose id embeds an email address through
@@ -28,7 +29,7 @@ func TestEmailBearingIDsNeverLogged(t *testing.T) {
 	if code != http.StatusOK || a.WrittenBy != "rulehook" || !slices.Contains(a.Degraded, "management_api") {
 		t.Fatalf("callout during a 429 = %d %+v; want 200, queued, degraded management_api", code, a)
 	}
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if got := join(rolesOf(s.stored(t, id))); got != "admin,playlist_editor" {
 			return fmt.Errorf("stored roles = %s; want the queued write applied", got)
 		}
@@ -45,7 +46,7 @@ func TestEmailBearingIDsNeverLogged(t *testing.T) {
 	if code, _ := s.appRequest(t, http.MethodGet, "/playlists/getPlays", id, nil); code != http.StatusOK {
 		t.Errorf("getPlays = %d; want 200", code)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if !strings.Contains(s.logs.String(), "update:users") {
 			return fmt.Errorf("no log line names the missing scope yet")
 		}
@@ -60,7 +61,7 @@ func TestEmailBearingIDsNeverLogged(t *testing.T) {
 func TestServeWarnsAboutEviction(t *testing.T) {
 	r := redistest.Start(t, "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
 	s := startStackOn(t, map[string]string{"REDIS_URL": r.URL()}, nil, nil)
-	waitFor(t, 5*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		for _, line := range strings.Split(s.logs.String(), "\n") {
 			if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, `maxmemory-policy is \"allkeys-lru\"`) {
 				return nil

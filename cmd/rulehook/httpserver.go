@@ -17,10 +17,13 @@ type listener struct {
 	srv  *http.Server
 }
 
-func newListener(name, addr string, h http.Handler, logger *slog.Logger) (*listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s for %s: %w", addr, name, err)
+// newListener listens on addr, or serves on ln when it is not nil (dev opens its port first).
+func newListener(name, addr string, ln net.Listener, h http.Handler, logger *slog.Logger) (*listener, error) {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("listen on %s for %s: %w", addr, name, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -52,7 +55,7 @@ func serveUntil(ctx context.Context, logger *slog.Logger, timeout time.Duration,
 	case <-ctx.Done():
 		logger.Info("shutting down: readiness now fails, finishing in-flight requests", "timeout", timeout.String())
 	case serveErr = <-errc:
-		logger.Error("server failed, shutting down", "err", serveErr)
+		logger.Error("server failed, shutting down", "error", serveErr)
 	}
 	drain()
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)

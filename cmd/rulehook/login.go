@@ -4,22 +4,31 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rulehook/rulehook/actions/harness"
+	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/redisstore"
+)
+
+// What a login wrote (loginReport.WrittenBy).
+const (
+	wroteRulehook = "rulehook" // rulehook PATCHed the user
+	wroteQueued   = "queued"   // rulehook queued the write for a retry
+	wroteAction   = "action"   // the Action set the metadata (WRITE_MODE=action)
+	wroteNone     = "none"
 )
 
 // loginReport is what `rulehook login` shows, and prints with --json.
 type loginReport struct {
 	UserID      string         `json:"user_id"`
-	Plays       *int64         `json:"plays,omitempty"`
+	Plays       *int64         `json:"plays"` // the count in Redis at the login; null: not recorded
+	Created     bool           `json:"created"`
+	Unused      []string       `json:"unused_flags,omitempty"` // flags for new users, given for one that exists
 	Before      tenantUser     `json:"before"`
 	After       *tenantUser    `json:"after,omitempty"`
 	IDClaims    map[string]any `json:"id_token_claims"`
@@ -35,21 +44,17 @@ type loginReport struct {
 }
 
 func runLogin(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	statePath := fs.String("state", defaultDevStatePath(), "the file `rulehook dev` wrote")
+	fs := newFlagSet(env, "login")
+	statePath := fs.String("state", defaultDevStatePath(), "the state file `rulehook dev` wrote")
 	userID := fs.String("user", "auth0|alice", "the user_id that logs in")
-	plays := fs.Int64("plays", -1, "set the user's play count in Redis first (dev only; -1 leaves it)")
-	roles := fs.String("roles", "", "comma-separated app_metadata.roles for a user the tenant does not have yet")
-	name := fs.String("display-name", "", "user_metadata.displayName for a user the tenant does not have yet")
+	plays := fs.Int64("plays", -1, "set the user's play count in Redis first (-1 leaves it)")
+	roles := fs.String("roles", "", "comma-separated app_metadata.roles, for a user the tenant does not have yet")
+	name := fs.String("display-name", "", "user_metadata.displayName, for a user the tenant does not have yet")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("login: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("login: unexpected argument %q", fs.Arg(0))
-	}
-	st, err := readDevState(*statePath)
+	st, err := findDev(*statePath)
 	if err != nil {
 		return err
 	}
@@ -74,55 +79,37 @@ type loginInput struct {
 }
 
 // devLogin performs one login through the real Action against a `rulehook dev`: it sets the play
-// count, makes sure the tenant has the user, runs the Action under node and reads the user back.
+// count, makes sure the tenant has the user, runs the Action under node, persists what the
+// Action set (as Auth0 does after the flow) and reads the user back.
 func devLogin(ctx context.Context, st devState, in loginInput) (loginReport, error) {
 	rep := loginReport{UserID: in.UserID}
-	if in.Plays >= 0 {
-		if err := setPlays(ctx, st.RedisURL, in.UserID, in.Plays); err != nil {
-			return rep, err
-		}
-		rep.Plays = &in.Plays
+	opts, err := redis.ParseURL(st.RedisURL)
+	if err != nil {
+		return rep, err
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if rep.Plays, err = preparePlays(ctx, rdb, in); err != nil {
+		return rep, err
 	}
 	tc := newTenantClient(st)
-	before, err := tc.user(ctx, in.UserID)
-	if errors.Is(err, errNoSuchUser) && !strings.HasPrefix(in.UserID, "auth0|") {
-		return rep, usageErrorf("login: the emulated tenant has no user %q and creates only database users; use an id such as auth0|alice", in.UserID)
+	if rep.Before, rep.Created, err = ensureUser(ctx, tc, st, in); err != nil {
+		return rep, err
 	}
-	if errors.Is(err, errNoSuchUser) {
-		nu := tenantUser{UserID: in.UserID, Email: emailFor(in.UserID)}
-		if len(in.Roles) > 0 {
-			nu.AppMetadata = map[string]any{"roles": in.Roles}
-		}
-		if in.DisplayName != "" {
-			nu.UserMetadata = map[string]any{"displayName": in.DisplayName}
-		}
-		before, err = tc.createUser(ctx, nu)
+	if !rep.Created {
+		rep.Unused = unusedNewUserFlags(in)
 	}
+	res, err := runAction(ctx, st, rep.Before)
 	if err != nil {
-		return rep, fmt.Errorf("emulated tenant: %w", err)
-	}
-	rep.Before = before
-
-	res, err := harness.Run(ctx, harness.Login{
-		User: harness.User{ID: before.UserID, Email: before.Email, AppMetadata: before.AppMetadata, UserMetadata: before.UserMetadata},
-		Secrets: map[string]string{
-			"RULEHOOK_URL":    st.RulehookURL,
-			"CALLOUT_SECRET":  st.CalloutSecret,
-			"CLAIM_NAMESPACE": st.ClaimNamespace,
-			"FAILURE_POLICY":  st.FailurePolicy,
-			"AUTH0_DOMAIN":    st.Domain,
-		},
-		Hostname: st.Domain,
-	})
-	if err != nil {
-		return rep, fmt.Errorf("run the Action: %w", err)
+		return rep, err
 	}
 	rep.IDClaims, rep.AccessClaim = res.IDTokenClaims, res.AccessTokenClaims
 	rep.ActionSet.AppMetadata, rep.ActionSet.UserMetadata = res.AppMetadataSet, res.UserMetadataSet
 	rep.Denied, rep.DenyReason, rep.Logs = res.Denied, res.DenyReason, res.Logs
 
+	actionSet := len(res.AppMetadataSet)+len(res.UserMetadataSet) > 0
 	after, err := tc.user(ctx, in.UserID)
-	if err == nil && len(res.AppMetadataSet)+len(res.UserMetadataSet) > 0 {
+	if err == nil && actionSet {
 		// Auth0 persists what the Action set once the flow ends; the emulated tenant needs telling.
 		after, err = tc.patchUser(ctx, in.UserID, res.AppMetadataSet, res.UserMetadataSet)
 	}
@@ -130,67 +117,102 @@ func devLogin(ctx context.Context, st devState, in loginInput) (loginReport, err
 		return rep, fmt.Errorf("emulated tenant: %w", err)
 	}
 	rep.After = &after
-	switch {
-	case len(res.AppMetadataSet)+len(res.UserMetadataSet) > 0:
-		rep.WrittenBy = "action"
-	case !reflect.DeepEqual(before.AppMetadata, after.AppMetadata) || !reflect.DeepEqual(before.UserMetadata, after.UserMetadata):
-		rep.WrittenBy = "rulehook"
-	default:
-		rep.WrittenBy = "none"
-	}
-	return rep, nil
+	rep.WrittenBy, err = whoWrote(ctx, redisstore.New(rdb), rep, actionSet)
+	return rep, err
 }
 
-func setPlays(ctx context.Context, redisURL, userID string, n int64) error {
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		return err
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	if err := rdb.Set(ctx, redisstore.PlaysKey(userID), n, 0).Err(); err != nil {
-		return fmt.Errorf("set plays in %s: %w", redisURL, err)
-	}
-	return nil
-}
-
-func printLoginReport(w io.Writer, st devState, r loginReport) {
-	js := func(v any) string {
-		if m, ok := v.(map[string]any); ok && len(m) == 0 {
-			return "{}"
+// preparePlays sets the count when asked to and returns the one the login will see.
+func preparePlays(ctx context.Context, rdb *redis.Client, in loginInput) (*int64, error) {
+	key := redisstore.PlaysKey(in.UserID)
+	if in.Plays >= 0 {
+		if err := rdb.Set(ctx, key, in.Plays, 0).Err(); err != nil {
+			return nil, fmt.Errorf("set plays in dev's redis: %w", err)
 		}
-		b, _ := json.Marshal(v)
-		return string(b)
+		return &in.Plays, nil
 	}
-	claim := st.ClaimNamespace + "/roles"
-	fmt.Fprintf(w, "login of %s through actions/post-login.js -> %s\n", r.UserID, st.RulehookURL)
-	if r.Plays != nil {
-		fmt.Fprintf(w, "  plays (set in redis)   %d\n", *r.Plays)
+	n, err := rdb.Get(ctx, key).Int64()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
 	}
-	fmt.Fprintf(w, "  before  app_metadata   %s\n", js(r.Before.AppMetadata))
-	fmt.Fprintf(w, "          user_metadata  %s\n", js(r.Before.UserMetadata))
-	if r.Denied {
-		fmt.Fprintf(w, "  DENIED  %s\n", r.DenyReason)
-	} else {
-		fmt.Fprintf(w, "  claims  id token       %s = %s\n", claim, js(r.IDClaims[claim]))
-		fmt.Fprintf(w, "          access token   %s = %s\n", claim, js(r.AccessClaim[claim]))
+	if err != nil {
+		return nil, fmt.Errorf("read plays in dev's redis: %w", err)
 	}
-	if r.After != nil {
-		fmt.Fprintf(w, "  after   app_metadata   %s\n", js(r.After.AppMetadata))
-		fmt.Fprintf(w, "          user_metadata  %s\n", js(r.After.UserMetadata))
+	return &n, nil
+}
+
+// ensureUser reads the user, creating a database user (with dev's user password, for `rulehook
+// token`) when the tenant has none.
+func ensureUser(ctx context.Context, tc *tenantClient, st devState, in loginInput) (tenantUser, bool, error) {
+	u, err := tc.user(ctx, in.UserID)
+	if err == nil {
+		return u, false, nil
 	}
-	switch r.WrittenBy {
-	case "action":
-		fmt.Fprintf(w, "  written by the Action (api.user.setAppMetadata/setUserMetadata): %s %s\n",
-			js(r.ActionSet.AppMetadata), js(r.ActionSet.UserMetadata))
-	case "rulehook":
-		fmt.Fprintln(w, "  written by rulehook (one Management API PATCH, or queued for retry)")
-	default:
-		fmt.Fprintln(w, "  nothing written (no change: no Management API call)")
+	if !errors.Is(err, errNoSuchUser) {
+		return u, false, fmt.Errorf("emulated tenant: %w", err)
 	}
-	for _, l := range r.Logs {
-		fmt.Fprintf(w, "  action log: %s\n", l)
+	if !strings.HasPrefix(in.UserID, "auth0|") {
+		return u, false, usageErrorf("login: the emulated tenant has no user %q and creates only database users; use an id such as auth0|alice", in.UserID)
 	}
+	nu := tenantUser{UserID: in.UserID, Email: emailFor(in.UserID), Password: st.UserPassword}
+	if len(in.Roles) > 0 {
+		nu.AppMetadata = map[string]any{"roles": in.Roles}
+	}
+	if in.DisplayName != "" {
+		nu.UserMetadata = map[string]any{"displayName": in.DisplayName}
+	}
+	if u, err = tc.createUser(ctx, nu); err != nil {
+		return u, false, fmt.Errorf("emulated tenant: %w", err)
+	}
+	return u, true, nil
+}
+
+func unusedNewUserFlags(in loginInput) []string {
+	var out []string
+	if len(in.Roles) > 0 {
+		out = append(out, "--roles")
+	}
+	if in.DisplayName != "" {
+		out = append(out, "--display-name")
+	}
+	return out
+}
+
+func runAction(ctx context.Context, st devState, u tenantUser) (harness.Result, error) {
+	res, err := harness.Run(ctx, harness.Login{
+		User: harness.User{ID: u.UserID, Email: u.Email, AppMetadata: u.AppMetadata, UserMetadata: u.UserMetadata},
+		Secrets: map[string]string{
+			"RULEHOOK_URL":    st.RulehookURL,
+			"CALLOUT_SECRET":  st.CalloutSecret,
+			"CLAIM_NAMESPACE": st.ClaimNamespace,
+			"FAILURE_POLICY":  st.FailurePolicy,
+			"AUTH0_DOMAIN":    st.Domain,
+			"TIMEOUT_MS":      "9000", // the Action's most: node on a busy laptop is slow too
+		},
+		Hostname: st.Domain,
+	})
+	if err != nil {
+		return res, fmt.Errorf("run the Action: %w", err)
+	}
+	return res, nil
+}
+
+// whoWrote tells a PATCH by rulehook (the tenant's user changed) from a write rulehook queued
+// (an entry waits in the retry queue) and from the Action's own write.
+func whoWrote(ctx context.Context, q *redisstore.Store, rep loginReport, actionSet bool) (string, error) {
+	switch {
+	case actionSet:
+		return wroteAction, nil
+	case !reflect.DeepEqual(rep.Before.AppMetadata, rep.After.AppMetadata) || !reflect.DeepEqual(rep.Before.UserMetadata, rep.After.UserMetadata):
+		return wroteRulehook, nil
+	}
+	_, err := q.Pending(ctx, rep.UserID)
+	switch {
+	case err == nil:
+		return wroteQueued, nil
+	case errors.Is(err, metadata.ErrNotFound):
+		return wroteNone, nil
+	}
+	return "", fmt.Errorf("read dev's retry queue: %w", err)
 }
 
 func emailFor(userID string) string {

@@ -25,7 +25,7 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// exitError carries a process exit code; its message has been printed already when Silent.
+// exitError carries a process exit code other than 1 for an error; exitCode prints its message.
 type exitError struct {
 	code int
 	err  error
@@ -42,6 +42,9 @@ func usageErrorf(format string, args ...any) error {
 // configuration errors, 1 otherwise.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errHelpShown) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "rulehook:", err)
@@ -80,12 +83,17 @@ func commands() []command {
 		{"deploy-action", "install the post-login Action into the tenant and bind it (idempotent; --dry-run)", runDeployAction},
 		{"login", "perform one login through the real Action (node) against `rulehook dev`", runLogin},
 		{"doctor", "check Redis, the Management API token and scopes, and the Action, with serve's environment", runDoctor},
+		{"token", "print an app API access token for a user of `rulehook dev`'s emulated tenant", runToken},
+		{"version", "print the version of rulehook and of Go it was built with", runVersion},
 	}
 }
 
 // run is main without the process: it parses args and runs one command until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := &environment{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return runVersion(ctx, args[1:], env)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
 		if len(args) == 0 {
@@ -95,7 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], env)
+			if err := c.run(ctx, args[1:], env); !errors.Is(err, errHelpShown) {
+				return err
+			}
+			return nil
 		}
 	}
 	printUsage(stderr)
@@ -113,8 +124,8 @@ func printUsage(w io.Writer) {
 }
 
 func runCheckConfig(_ context.Context, args []string, env *environment) error {
-	if len(args) > 0 {
-		return usageErrorf("check-config takes no arguments")
+	if err := parseFlags(newFlagSet(env, "check-config", serveEnvTable()), args); err != nil {
+		return err
 	}
 	if _, err := loadConfig(env.getenv); err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -19,8 +18,8 @@ const reconcileTimeout = 10 * time.Second
 // runReconcile brings every user of the tenant in line with the rules, writing only those who
 // differ. It reads the same environment as serve, less the callout settings.
 func runReconcile(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "reconcile", "It reads the environment of `rulehook serve -h` less the callout settings (else a running\n`rulehook dev`'s).")
+	statePath := stateFlag(fs.FlagSet)
 	var o reconcile.Options
 	fs.Float64Var(&o.Rate, "rate", reconcile.DefaultRate, "most writes started per second; fewer while logins need the tenant's rate limit (the free tier allows 2 calls per second in all)")
 	fs.IntVar(&o.PerPage, "per-page", reconcile.DefaultPerPage, "users per listing page")
@@ -29,14 +28,18 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	fs.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint of an interrupted run and start from the first page")
 	fs.StringVar(&o.Source, "source", reconcile.SourceAuto,
 		"where the users come from: auto (the listing up to 1000 users, a users-export job above), list or export")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("reconcile: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	cfg, err := loadManagementConfig(env.getenv)
+	getenv, err := envOrDev(env, fs.FlagSet, *statePath)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(env.stderr, cfg.LogLevel)
+	cfg, err := loadManagementConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, cfg.LogLevel, cfg.LogFormat)
 	redisstore.SetLogger(logger)
 	rdb, err := cfg.openRedis()
 	if err != nil {

@@ -20,18 +20,23 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, env *environment) error {
-	if len(args) > 0 {
-		return usageErrorf("serve takes no arguments; it is configured by the environment (see README)")
+	if err := parseFlags(newFlagSet(env, "serve", serveEnvTable()), args); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(env.getenv)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(env.stderr, cfg.LogLevel), nil)
+	return serve(ctx, cfg, newLogger(env.stderr, cfg.LogLevel, cfg.LogFormat), nil)
 }
 
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+// newLogger logs to w at level, as JSON lines unless format is "text".
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // stack is one running rulehook: its Redis client, its Management API writer and its HTTP edge.
@@ -86,7 +91,7 @@ func newStack(ctx context.Context, cfg config, logger *slog.Logger) (_ *stack, e
 		LegacyIssuer:       cfg.LegacyIssuer,
 		Logger:             logger,
 		Registry:           prometheus.NewRegistry(),
-		Version:            version,
+		Version:            buildVersion(),
 	}
 	if cfg.APIAudience != "" {
 		kf, err := webhook.JWKSKeyfunc(ctx, cfg.Auth0ManagementURL+"/.well-known/jwks.json", &http.Client{Timeout: 5 * time.Second})
@@ -168,13 +173,13 @@ func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main
 		metricsHandler = promhttp.HandlerFor(s.edge.Registry(), promhttp.HandlerOpts{})
 	}
 	ls := []*listener{}
-	l, err := newListener("http", cfg.ListenAddr, main, logger)
+	l, err := newListener("http", cfg.ListenAddr, cfg.listener, main, logger)
 	if err != nil {
 		return err
 	}
 	ls = append(ls, l)
 	if metricsHandler != nil {
-		ml, err := newListener("metrics", cfg.MetricsAddr, metricsHandler, logger)
+		ml, err := newListener("metrics", cfg.MetricsAddr, nil, metricsHandler, logger)
 		if err != nil {
 			l.ln.Close()
 			return err
@@ -189,7 +194,7 @@ func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main
 			workers.Go(func() {
 				err := s.writer.RunWorker(workCtx, workerName(i), mgmt.WorkerOptions{})
 				if err != nil && workCtx.Err() == nil {
-					logger.Error("retry-queue worker stopped", "err", err)
+					logger.Error("retry-queue worker stopped", "error", err)
 				}
 			})
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // runMainEnv makes the test binary behave as the rulehook binary, so that tests can run it as a
@@ -33,7 +34,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := redistest.Start(t)
-	s := &testStack{redis: r, tenant: mgmttest.New(), logs: &syncBuffer{}, client: openAPIClient(t), setPlays: func(id string, n int) error {
+	s := &testStack{redis: r, tenant: mgmttest.New(), logs: &testkit.SyncBuffer{}, client: openAPIClient(t), setPlays: func(id string, n int) error {
 		_, err := r.Do("SET", redisstore.PlaysKey(id), fmt.Sprint(n))
 		return err
 	}}
@@ -46,7 +47,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 		"LISTEN_ADDR=" + addr, "REDIS_URL=" + s.redis.URL(),
 		"AUTH0_DOMAIN=" + s.tenant.Domain(), "AUTH0_MANAGEMENT_URL=" + s.tenant.URL(),
 		"AUTH0_CLIENT_ID=" + s.tenant.ClientID(), "AUTH0_CLIENT_SECRET=" + s.tenant.ClientSecret(),
-		"CALLOUT_SECRET=" + testSecret, "CALLOUT_AUDIENCE=" + s.url, "CALLOUT_DEADLINE=3s",
+		"CALLOUT_SECRET=" + testSecret, "CALLOUT_AUDIENCE=" + s.url, "CALLOUT_DEADLINE=10s",
 		"SHUTDOWN_TIMEOUT=5s",
 	}
 	cmd.Stderr = s.logs
@@ -56,7 +57,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		_, err := http.Get(s.url + "/healthz")
 		return err
 	})
@@ -72,7 +73,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 		code, a := s.callout(t, u)
 		answered <- answer{code, a}
 	}()
-	waitFor(t, 5*time.Second, func() error { // the PATCH has reached the tenant and waits there
+	testkit.WaitFor(t, func() error { // the PATCH has reached the tenant and waits there
 		if s.tenant.Count(http.MethodPatch, "/api/v2/users") == 0 {
 			return errNotReady
 		}
@@ -91,8 +92,8 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 		if err != nil {
 			t.Errorf("rulehook exited with %v after SIGTERM; want exit 0\nlogs:\n%s", err, s.logs)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("rulehook still running 10s after SIGTERM\nlogs:\n%s", s.logs)
+	case <-time.After(testkit.Within(5 * time.Second)):
+		t.Fatalf("rulehook still running long after SIGTERM and its 5s SHUTDOWN_TIMEOUT\nlogs:\n%s", s.logs)
 	}
 	if roles := rolesOf(s.stored(t, "auth0|term")); join(roles) != "playlist_editor" {
 		t.Errorf("stored roles = %v; want the in-flight write completed", roles)

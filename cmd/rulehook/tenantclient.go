@@ -23,10 +23,11 @@ type tenantClient struct {
 }
 
 type tenantUser struct {
-	UserID       string         `json:"user_id"`
+	UserID       string         `json:"user_id,omitempty"` // a PATCH carrying "" is refused
 	Email        string         `json:"email,omitempty"`
 	AppMetadata  map[string]any `json:"app_metadata,omitempty"`
 	UserMetadata map[string]any `json:"user_metadata,omitempty"`
+	Password     string         `json:"-"` // write-only: sent when creating a user
 }
 
 var errNoSuchUser = errors.New("no such user")
@@ -89,6 +90,9 @@ func (c *tenantClient) createUser(ctx context.Context, u tenantUser) (tenantUser
 		// Auth0 prefixes a database user's id with "auth0|" itself.
 		UserID: management.String(strings.TrimPrefix(u.UserID, "auth0|")),
 		Email:  management.String(u.Email),
+	}
+	if u.Password != "" {
+		req.Password = management.String(u.Password)
 	}
 	if u.AppMetadata != nil {
 		req.AppMetadata = &u.AppMetadata

@@ -13,6 +13,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestClusterLoginsAndPlaysOverEverySlot runs serve on a 3-master Redis Cluster: logins and app
@@ -82,7 +83,7 @@ func TestSentinelFailoverNeverDemotes(t *testing.T) {
 	if degraded == 0 {
 		t.Errorf("no callout was degraded while the master was down; the test did not see the outage")
 	}
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if code, a := s.callout(t, u); code != http.StatusOK || len(a.Degraded) != 0 || a.Plays != 500 {
 			return fmt.Errorf("callout = %d %+v", code, a)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // env is one test's world: an emulated tenant, a real redis-server, a Store on it, and a Writer.
@@ -30,13 +31,14 @@ type env struct {
 	w      *Writer
 }
 
-// testConfig is short on every wait so that the suite stays fast.
+// testConfig is short on every wait so that the suite stays fast, except the call timeout: an
+// ordinary call must not time out on a loaded machine (tests of hangs set their own).
 func testConfig(tenant *mgmttest.Server) Config {
 	return Config{
 		BaseURL:         tenant.URL(),
 		ClientID:        tenant.ClientID(),
 		ClientSecret:    tenant.ClientSecret(),
-		Timeout:         500 * time.Millisecond,
+		Timeout:         2 * time.Second,
 		QueueReserve:    150 * time.Millisecond,
 		Policy:          metadata.DefaultPolicy,
 		BreakerFailures: 3,
@@ -53,7 +55,7 @@ func testLogger() *slog.Logger {
 }
 
 var testWorker = WorkerOptions{
-	Lease:      3 * time.Second,
+	Lease:      10 * time.Minute, // at least 3 × the longest call timeout a test sets
 	Poll:       50 * time.Millisecond,
 	MinBackoff: 100 * time.Millisecond,
 	MaxBackoff: 400 * time.Millisecond,
@@ -109,8 +111,8 @@ func (e *env) startWorker(w *Writer, consumer string) (stop func()) {
 				if err != nil {
 					e.t.Errorf("RunWorker(%s) = %v; want nil", consumer, err)
 				}
-			case <-time.After(3 * time.Second):
-				e.t.Errorf("RunWorker(%s) did not stop within 3s of cancel", consumer)
+			case <-time.After(testkit.Patience):
+				e.t.Errorf("RunWorker(%s) did not stop within %s of cancel", consumer, testkit.Patience)
 			}
 		})
 	}
@@ -152,16 +154,10 @@ func (e *env) loginWrite(w *Writer, u metadata.User, plays int64, deadline time.
 	return w.Write(ctx, metadata.Write{UserID: u.ID, Patch: d.Patch, Reason: metadata.ReasonLogin, RequestID: "req-" + u.ID, Before: u})
 }
 
-// waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor waits for cond as testkit.WaitUntil does (timeout is not used: tests wait for the event).
+func waitFor(t *testing.T, _ time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, what, cond)
 }
 
 func roles(u mgmttest.User) []any {

@@ -13,6 +13,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/reconcile"
 	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestDryRunWritesNothing(t *testing.T) {
@@ -23,7 +24,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err := e.store.SetCheckpoint(ctx, reconcile.DefaultName, leftOver); err != nil {
 		t.Fatal(err)
 	}
-	var changes syncBuffer
+	var changes testkit.SyncBuffer
 	// A dry run needs neither a writer nor a checkpointer.
 	sum, err := reconcile.Run(ctx, reconcile.Options{Policy: metadata.DefaultPolicy, DryRun: true, Changes: &changes},
 		reconcile.Deps{Users: e.w, Plays: e.store})
@@ -121,7 +122,7 @@ func TestReconcilePausesUntilTheRateLimitResets(t *testing.T) {
 		}
 		return e.w.Write(ctx, w)
 	})
-	var progress syncBuffer
+	var progress testkit.SyncBuffer
 	sum, err := reconcile.Run(context.Background(), reconcile.Options{
 		Policy: metadata.DefaultPolicy, Rate: 100, Concurrency: 1, Progress: &progress}, deps)
 	if err != nil {

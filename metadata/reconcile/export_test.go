@@ -12,6 +12,7 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/reconcile"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // exportOpts are options for runs that read an export: fast polls, a high write rate.
@@ -37,7 +38,7 @@ func TestReconcileExportReachesPastTheListing(t *testing.T) {
 	e := newEnv(t, mgmttest.WithExportPolls(3))
 	users := e.seed(3000, mixed)
 	differing := countDiffering(users)
-	var progress syncBuffer
+	var progress testkit.SyncBuffer
 	opts := exportOpts("export")
 	opts.Progress, opts.ProgressEvery = &progress, time.Hour
 
@@ -234,7 +235,7 @@ func TestReconcileResumeKeepsItsSource(t *testing.T) {
 
 // cancelOn cancels the run when a progress line holds the text, as a SIGINT would.
 type cancelOn struct {
-	syncBuffer
+	testkit.SyncBuffer
 	text   string
 	cancel func()
 }
@@ -243,7 +244,7 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 	if strings.Contains(string(p), c.text) {
 		c.cancel()
 	}
-	return c.syncBuffer.Write(p)
+	return c.SyncBuffer.Write(p)
 }
 
 func TestReconcileExportKilledWhileTheJobRuns(t *testing.T) {

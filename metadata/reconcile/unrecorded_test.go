@@ -11,6 +11,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/reconcile"
 	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestEmptiedRedisNeverDemotes holds CONTRACT rule 6 for reconcile: after the play counts are
@@ -41,7 +42,7 @@ func TestEmptiedRedisNeverDemotes(t *testing.T) {
 			}
 			e.rdb.Set(ctx, redisstore.PlaysKey(promoted.ID), "150", 0) // the one count restored
 
-			var report syncBuffer
+			var report testkit.SyncBuffer
 			sum, err := reconcile.Run(ctx, reconcile.Options{Policy: metadata.DefaultPolicy, Rate: 100, DryRun: dry,
 				Unrecorded: &report}, e.deps())
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management/option"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // newServer starts a tenant that the test closes when it ends.
@@ -154,14 +155,8 @@ func accessToken(t *testing.T, s *mgmttest.Server) string {
 	return tok
 }
 
-// waitFor polls cond every 10 ms until it holds or 3 s pass.
+// waitFor waits for cond as testkit.WaitUntil does.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, what, cond)
 }

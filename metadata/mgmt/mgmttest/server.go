@@ -47,6 +47,7 @@ type config struct {
 	exportPolls   int              // export.go
 	exportLinkTTL time.Duration    // export.go
 	now           func() time.Time // export.go
+	api           string           // audience of the API users get tokens for (WithAPI)
 }
 
 // Option configures a Server.

@@ -35,13 +35,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		id, _ = url.QueryUnescape(user)
 		secret, _ = url.QueryUnescape(pass)
 	}
+	if p["grant_type"] == "password" && s.cfg.api != "" {
+		s.passwordGrant(w, id, secret, p)
+		return
+	}
 	if p["grant_type"] != "client_credentials" {
 		oauthError(w, http.StatusForbidden, "unauthorized_client",
 			fmt.Sprintf("Grant type '%s' not allowed for the client.", p["grant_type"]))
 		return
 	}
-	client, known := s.cfg.clients()[id]
-	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) != 1 {
+	client, known := s.validClient(id, secret)
+	if !known {
 		oauthError(w, http.StatusUnauthorized, "access_denied", "Unauthorized")
 		return
 	}
@@ -63,6 +67,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		"expires_in":   int(s.cfg.tokenTTL / time.Second),
 		"token_type":   "Bearer",
 	})
+}
+
+// validClient reports whether id and secret are the M2M client's credentials.
+func (s *Server) validClient(id, secret string) (m2mClient, bool) {
+	client, known := s.cfg.clients()[id]
+	return client, known && subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) == 1
 }
 
 // tokenParams reads a token request body, JSON or form-encoded, into string values.

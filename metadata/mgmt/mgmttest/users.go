@@ -24,6 +24,7 @@ type userRecord struct {
 	app, user        frozen
 	attrs            map[string]any // other profile attributes written through the API; may be nil
 	created, updated time.Time
+	password         []byte // hash of the password given at creation; nil: none
 }
 
 // PutUser creates or replaces a user as given, without the API's validation (so tests can seed
@@ -285,6 +286,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &userRecord{id: id, attrs: map[string]any{}, created: now}
 	rec.apply(b, now)
+	if pw, _ := b.raw["password"].(string); pw != "" {
+		rec.password = hashPassword(pw)
+	}
 	s.users[id] = rec
 	writeJSON(w, http.StatusCreated, rec.json())
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rulehook/rulehook/actions"
 	"github.com/rulehook/rulehook/cmd/rulehook/internal/deployaction"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 const calloutSecret = "callout-secret-for-tests-0123456789abcdef"
@@ -46,7 +47,7 @@ func options(s *mgmttest.Server, progress io.Writer) deployaction.Options {
 			actions.SecretTimeoutMS:      "4000",
 		},
 		Progress:     progress,
-		BuildTimeout: 5 * time.Second,
+		BuildTimeout: testkit.Patience,
 	}
 }
 
@@ -291,7 +292,8 @@ func TestSecretChangesAreDetected(t *testing.T) {
 }
 
 func TestWaitsForAPendingBuild(t *testing.T) {
-	s := newTenant(t, mgmttest.WithBuildDelay(300*time.Millisecond))
+	// Long enough that even a starved poller reads the action more than once while it builds.
+	s := newTenant(t, mgmttest.WithBuildDelay(2*time.Second))
 	var out bytes.Buffer
 	res := deploy(t, options(s, &out))
 	if !res.Deployed || res.Version != 1 {
@@ -315,7 +317,7 @@ func TestBuildTimeout(t *testing.T) {
 	if !errors.Is(err, deployaction.ErrBuildTimeout) {
 		t.Fatalf("Deploy = %v; want ErrBuildTimeout", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); d > testkit.Within(300*time.Millisecond) {
 		t.Errorf("Deploy gave up after %s; want about the 300ms build timeout", d)
 	}
 	if n := s.Count(http.MethodPost, "/api/v2/actions/actions/"+ours(t, s, deployaction.DefaultName).ID+"/deploy"); n != 0 {
@@ -327,13 +329,14 @@ func TestBuildTimeout(t *testing.T) {
 }
 
 func TestRerunAfterATimeoutFinishesTheJob(t *testing.T) {
-	s := newTenant(t, mgmttest.WithBuildDelay(400*time.Millisecond))
+	// The first run gives up long before the build ends, however slow the machine.
+	s := newTenant(t, mgmttest.WithBuildDelay(3*time.Second))
 	o := options(s, io.Discard)
 	o.BuildTimeout = 50 * time.Millisecond
 	if _, err := deployaction.Deploy(t.Context(), o); !errors.Is(err, deployaction.ErrBuildTimeout) {
 		t.Fatalf("first Deploy = %v; want ErrBuildTimeout", err)
 	}
-	o.BuildTimeout = 5 * time.Second
+	o.BuildTimeout = testkit.Patience
 	res := deploy(t, o)
 	if res.Change != deployaction.ChangeNone || !res.Deployed || res.Version != 1 || !res.BindingsChanged {
 		t.Errorf("second Deploy = %+v; want unchanged action, deployed version 1, bound", res)
