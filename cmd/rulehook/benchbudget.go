@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -15,8 +14,7 @@ import (
 // runBenchBudget measures how logins and a reconcile share the tenant's Management API rate limit
 // on an emulated Auth0 tier, and prints the figures (see internal/budgetbench).
 func runBenchBudget(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("bench-budget", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "bench-budget")
 	var o budgetbench.Options
 	fs.IntVar(&o.Logins, "logins", budgetbench.DefaultLogins, "logins that need a write")
 	fs.DurationVar(&o.LoginEvery, "login-every", budgetbench.DefaultLoginEvery, "time between two logins")
@@ -24,8 +22,8 @@ func runBenchBudget(ctx context.Context, args []string, env *environment) error 
 	fs.BoolVar(&o.NoYield, "no-yield", false, "for comparison: the reconcile ignores the budget (foreground, paced only by its --rate 2)")
 	tier := fs.String("tier", "free", "the emulated tenant's rate-limit tier: free or self-service")
 	redisBin := fs.String("redis-server", "redis-server", "the redis-server binary to start")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("bench-budget: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	switch *tier {
 	case "free":

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,15 +32,14 @@ type benchReconcile struct {
 // rules, runs `rulehook reconcile` as a child process, and prints its peak resident memory, whether
 // it wrote exactly the differing users, and the write rate it held.
 func runBenchReconcile(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("bench reconcile", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "bench reconcile")
 	var b benchReconcile
 	fs.IntVar(&b.users, "users", 100000, "users in the emulated tenant")
 	fs.IntVar(&b.differ, "differ", 1000, "users among them whose metadata differ from the rules (evenly spread)")
 	fs.Float64Var(&b.rate, "rate", 50, "reconcile's --rate; the tenant enforces the same write limit")
 	fs.StringVar(&b.redisBin, "redis-server", "redis-server", "the redis-server binary")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("bench reconcile: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if b.users < 1 || b.differ < 0 || b.differ > b.users || b.rate <= 0 {
 		return usageErrorf("bench reconcile: want --users >= 1, 0 <= --differ <= --users and --rate > 0")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -50,27 +48,14 @@ func failLine(subject, detail, fix string) checkLine {
 // line per check. Exit status: 0 when every check passes, 1 when one fails, 2 for a bad
 // environment (as serve would refuse it).
 func runDoctor(ctx context.Context, args []string, env *environment) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	name := fs.String("action-name", deployaction.DefaultName, "the Action's name in the tenant (as given to deploy-action)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: rulehook doctor [--action-name NAME]\n\n"+
-			"Checks, with serve's environment: Redis and its maxmemory-policy, the Management API token and\n"+
+	fs := newFlagSet(env, "doctor",
+		"It checks, with serve's environment: Redis and its maxmemory-policy, the Management API token and\n"+
 			"its scopes, and, when RULEHOOK_URL is set, that the Action is deployed, bound to post-login and\n"+
 			"holds this environment's secrets (CALLOUT_SECRET, CLAIM_NAMESPACE, ...).\n"+
-			"Exit status: 0 all passed, 1 a check failed, 2 a bad environment.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(env.stdout)
-			fs.Usage()
-			return nil
-		}
-		return usageErrorf("doctor: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("doctor: unexpected argument %q", fs.Arg(0))
+			"Exit status: 0 all passed, 1 a check failed, 2 a bad environment.")
+	name := fs.String("action-name", deployaction.DefaultName, "the Action's name in the tenant (as given to deploy-action)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(env.getenv)
 	if err != nil {

@@ -36,6 +36,7 @@ var serveEnv = []envVar{
 	{"API_LEGACY_AUDIENCE", "", "their audience (the seed's client id)"},
 	{"API_LEGACY_ISSUER", "", "check their iss too"},
 	{"MAX_BODY_BYTES", "262144", "larger request bodies get 413"},
+	{"MAX_BODY_MEMORY_BYTES", "4194304", "request bodies held in memory at once; past it a callout gets a fast 503 (at least twice MAX_BODY_BYTES)"},
 	{"SHUTDOWN_TIMEOUT", "15s", "time in-flight requests get after SIGTERM"},
 	{"QUEUE_WORKERS", "1", "retry-queue workers per process (0: only enqueue)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -29,8 +28,8 @@ type importFlags struct {
 }
 
 func runImport(ctx context.Context, args []string, env *environment) error {
-	f, err := parseImportFlags(args, env.stderr)
-	if f == nil || err != nil {
+	f, err := parseImportFlags(args, env)
+	if err != nil {
 		return err
 	}
 	cfg, err := loadRedisConfig(env.getenv)
@@ -58,10 +57,9 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 	return f.run(ctx, src, store, env)
 }
 
-func parseImportFlags(args []string, stderr io.Writer) (*importFlags, error) {
+func parseImportFlags(args []string, env *environment) (*importFlags, error) {
 	f := &importFlags{}
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(env, "import", envTable("environment", redisEnv()))
 	fs.StringVar(&f.from, "from", "", "a postgres:// URL of the old app's database, or a CSV file with the header user_id,plays")
 	fs.StringVar(&f.plays, "plays-query", "", "SELECT of user_id and the play count (PostgreSQL; none: plays are not imported)")
 	fs.StringVar(&f.genres, "genres-query", pgsource.DefaultGenresQuery, "SELECT of user_id and the favourite genre (PostgreSQL; '' skips genres)")
@@ -70,11 +68,8 @@ func parseImportFlags(args []string, stderr io.Writer) (*importFlags, error) {
 	fs.StringVar(&f.report, "report", "", "write every skipped row to this CSV file")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and check everything, write nothing")
 	fs.IntVar(&f.batch, "batch", importer.DefaultBatch, "rows per Redis pipeline")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil // the usage is printed
-		}
-		return nil, usageErrorf("import: %v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	fs.Visit(func(fl *flag.Flag) {
 		if strings.HasSuffix(fl.Name, "-query") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -46,7 +47,7 @@ func TestMetricsCountAScriptedSetOfLogins(t *testing.T) {
 		`rulehook_api_requests_total{code="200",method="POST",route="/v1/post-login"} 4`,
 		`rulehook_api_request_duration_seconds_count{method="GET",route="/playlists/getPlays"} 1`,
 		`rulehook_build_info{`,
-		"rulehook_callout_deadline_seconds 1\n",
+		fmt.Sprintf("rulehook_callout_deadline_seconds %g\n", stackDeadline.Seconds()),
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {
