@@ -54,9 +54,6 @@ const (
 // done at the first read).
 func WithExportPolls(n int) Option { return func(c *config) { c.exportPolls = max(n, 1) } }
 
-// WithExportLinkTTL sets how long an export's location stays valid (default 60 s, as Auth0).
-func WithExportLinkTTL(d time.Duration) Option { return func(c *config) { c.exportLinkTTL = d } }
-
 // WithClock sets the clock of the users-export jobs (link expiry, job age); default time.Now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 

@@ -63,9 +63,6 @@ func (s *Sentinel) Addrs() []string {
 	return out
 }
 
-// Sentinels returns the three Sentinel processes.
-func (s *Sentinel) Sentinels() []*Server { return s.sentinels }
-
 // Servers returns the two data servers: the initial master and the initial replica.
 func (s *Sentinel) Servers() []*Server { return s.data }
 
