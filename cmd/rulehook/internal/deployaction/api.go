@@ -13,6 +13,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management"
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // action is what Deploy needs of an Action, whichever go-auth0 type it came in.
@@ -265,7 +266,7 @@ func (t *tenant) setBindings(ctx context.Context, list []Binding, deadline time.
 			return err
 		}
 		fmt.Fprintf(t.progress, "  the action is still deploying; binding again in %s\n", interval)
-		if err := sleep(ctx, min(interval, time.Until(deadline))); err != nil {
+		if err := metadata.Sleep(ctx, min(interval, time.Until(deadline))); err != nil {
 			return err
 		}
 		interval = min(interval*2, maxPoll)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // Change is what Deploy does (or, in a dry run, would do) to the Action itself.
@@ -306,7 +307,7 @@ func waitStatus(ctx context.Context, deadline time.Time, what, status, want stri
 		if left <= 0 {
 			return fmt.Errorf("%w: %s is still %s", ErrBuildTimeout, what, orNone(status))
 		}
-		if err := sleep(ctx, min(interval, left)); err != nil {
+		if err := metadata.Sleep(ctx, min(interval, left)); err != nil {
 			return err
 		}
 		interval = min(interval*2, maxPoll)
