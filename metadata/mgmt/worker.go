@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,18 +49,8 @@ type WorkerOptions struct {
 }
 
 func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error) {
-	if o.Lease == 0 {
-		o.Lease = DefaultLease
-	}
-	if o.Poll == 0 {
-		o.Poll = DefaultPoll
-	}
-	if o.MinBackoff == 0 {
-		o.MinBackoff = DefaultMinBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = DefaultMaxBackoff
-	}
+	o.Lease, o.Poll = cmp.Or(o.Lease, DefaultLease), cmp.Or(o.Poll, DefaultPoll)
+	o.MinBackoff, o.MaxBackoff = cmp.Or(o.MinBackoff, DefaultMinBackoff), cmp.Or(o.MaxBackoff, DefaultMaxBackoff)
 	var errs []error
 	if o.Lease < 3*timeout {
 		errs = append(errs, fmt.Errorf("lease %s is shorter than 3 × the call timeout %s", o.Lease, timeout))
