@@ -75,13 +75,7 @@ func (c *Cluster) create() error {
 }
 
 // Addrs returns the nodes' "127.0.0.1:PORT" addresses, for a cluster client's seed list.
-func (c *Cluster) Addrs() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.Addr()
-	}
-	return out
-}
+func (c *Cluster) Addrs() []string { return addrs(c.nodes) }
 
 // Nodes returns the cluster's servers.
 func (c *Cluster) Nodes() []*Server { return c.nodes }

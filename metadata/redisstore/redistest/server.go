@@ -96,6 +96,15 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // URL returns "redis://127.0.0.1:PORT".
 func (s *Server) URL() string { return "redis://" + s.Addr() }
 
+// addrs returns the servers' addresses, in order.
+func addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, n := range servers {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
 // Port returns the server's TCP port; it stays the same across Restart.
 func (s *Server) Port() int { return s.port }
 

@@ -15,14 +15,40 @@ func (a *api) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), backendTimeout)
 }
 
-func (a *api) users(w http.ResponseWriter, r *http.Request) {
+// serve answers what call returns, called under the backend timeout.
+func serve[T any](a *api, w http.ResponseWriter, r *http.Request, call func(context.Context) (T, error)) {
 	ctx, cancel := a.ctx(r)
 	defer cancel()
-	users, err := a.b.Users(ctx)
-	if users == nil {
-		users = []User{}
+	v, err := call(ctx)
+	answer(w, v, err)
+}
+
+// refuse answers a 400 invalid_request with msg.
+func refuse(w http.ResponseWriter, msg string) {
+	answer(w, nil, errors.Join(ErrInvalid, errors.New(msg)))
+}
+
+// decodeForUser decodes the body into v and refuses it when userID, a field of v, is empty.
+func decodeForUser(w http.ResponseWriter, r *http.Request, v any, userID *string) bool {
+	if err := decode(w, r, v); err != nil {
+		answer(w, nil, err)
+		return false
 	}
-	answer(w, users, err)
+	if *userID == "" {
+		refuse(w, "pick a user first")
+		return false
+	}
+	return true
+}
+
+func (a *api) users(w http.ResponseWriter, r *http.Request) {
+	serve(a, w, r, func(ctx context.Context) ([]User, error) {
+		users, err := a.b.Users(ctx)
+		if users == nil {
+			users = []User{}
+		}
+		return users, err
+	})
 }
 
 func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
@@ -33,57 +59,36 @@ func (a *api) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	nu.ID = strings.TrimSpace(nu.ID)
 	if nu.ID == "" {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New("a user id is required, e.g. auth0|carol")))
+		refuse(w, "a user id is required, e.g. auth0|carol")
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	u, err := a.b.CreateUser(ctx, nu)
-	answer(w, u, err)
+	serve(a, w, r, func(ctx context.Context) (User, error) { return a.b.CreateUser(ctx, nu) })
 }
 
 func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
-	if err := decode(w, r, &req); err != nil {
-		answer(w, nil, err)
-		return
-	}
-	if req.UserID == "" {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New("pick a user first")))
+	if !decodeForUser(w, r, &req, &req.UserID) {
 		return
 	}
 	if req.Plays != nil && *req.Plays < 0 {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New("plays cannot be negative")))
+		refuse(w, "plays cannot be negative")
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	res, err := a.b.Login(ctx, req)
-	answer(w, res, err)
+	serve(a, w, r, func(ctx context.Context) (LoginResult, error) { return a.b.Login(ctx, req) })
 }
 
 func (a *api) play(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		UserID string `json:"user_id"`
 	}
-	if err := decode(w, r, &req); err != nil {
-		answer(w, nil, err)
+	if !decodeForUser(w, r, &req, &req.UserID) {
 		return
 	}
-	if req.UserID == "" {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New("pick a user first")))
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	res, err := a.b.RecordPlay(ctx, req.UserID)
-	answer(w, res, err)
+	serve(a, w, r, func(ctx context.Context) (PlayResult, error) { return a.b.RecordPlay(ctx, req.UserID) })
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	answer(w, a.b.Status(ctx), nil)
+	serve(a, w, r, func(ctx context.Context) (Status, error) { return a.b.Status(ctx), nil })
 }
 
 func (a *api) faults(w http.ResponseWriter, r *http.Request) {
@@ -93,29 +98,28 @@ func (a *api) faults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.Valid() {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New(`tenant fault must be "", "429", "5xx" or "hang"`)))
+		refuse(w, `tenant fault must be "", "429", "5xx" or "hang"`)
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	if err := a.b.SetFaults(ctx, f); err != nil {
-		answer(w, nil, err)
-		return
-	}
-	answer(w, a.b.Status(ctx), nil)
+	serve(a, w, r, func(ctx context.Context) (Status, error) {
+		if err := a.b.SetFaults(ctx, f); err != nil {
+			return Status{}, err
+		}
+		return a.b.Status(ctx), nil
+	})
 }
 
 func (a *api) history(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("user")
 	if id == "" {
-		answer(w, nil, errors.Join(ErrInvalid, errors.New("the user query parameter is required")))
+		refuse(w, "the user query parameter is required")
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	entries, err := a.b.History(ctx, id)
-	if entries == nil {
-		entries = []json.RawMessage{}
-	}
-	answer(w, entries, err)
+	serve(a, w, r, func(ctx context.Context) ([]json.RawMessage, error) {
+		entries, err := a.b.History(ctx, id)
+		if entries == nil {
+			entries = []json.RawMessage{}
+		}
+		return entries, err
+	})
 }
