@@ -28,9 +28,9 @@ const (
 	auth0ListLimit = 1000
 )
 
-// turn waits until the next write may start: the gate open, the rate respected, and the backoff
-// after writes queued in a row served.
-func (r *runner) turn(ctx context.Context) error {
+// waitToWrite waits until the next write may start: the gate open, the rate respected, and the
+// backoff after writes queued in a row served.
+func (r *runner) waitToWrite(ctx context.Context) error {
 	if d := r.backoff(); d > 0 {
 		if err := metadata.Sleep(ctx, d); err != nil {
 			return err
