@@ -165,40 +165,22 @@ func (r *rendered) ids() []string {
 	return out
 }
 
-func (r *rendered) deployment(name string) *appsv1.Deployment {
-	for _, d := range r.deployments {
-		if d.Name == name {
-			return d
-		}
-	}
-	return nil
-}
-
-func (r *rendered) service(name string) *corev1.Service {
-	for _, s := range r.services {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
-
-func (r *rendered) configMap(name string) *corev1.ConfigMap {
-	for _, c := range r.configMaps {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
+func (r *rendered) deployment(name string) *appsv1.Deployment { return named(r.deployments, name) }
+func (r *rendered) service(name string) *corev1.Service       { return named(r.services, name) }
+func (r *rendered) configMap(name string) *corev1.ConfigMap   { return named(r.configMaps, name) }
 func (r *rendered) serviceAccount(name string) *corev1.ServiceAccount {
-	for _, s := range r.serviceAccounts {
-		if s.Name == name {
-			return s
+	return named(r.serviceAccounts, name)
+}
+
+// named returns the object called name, or nil.
+func named[T interface{ GetName() string }](objs []T, name string) T {
+	for _, o := range objs {
+		if o.GetName() == name {
+			return o
 		}
 	}
-	return nil
+	var none T
+	return none
 }
 
 // renders caches one render per directory: the manifests do not change during a run, and the

@@ -102,16 +102,9 @@ func (s *Server) getFavGenre(c echo.Context) error {
 
 // setFavGenre sets the caller's favourite genre from {"genre": "..."}.
 func (s *Server) setFavGenre(c echo.Context) error {
-	var req genreRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	if req.Genre == nil {
-		return badRequest("genre is required", nil)
-	}
-	genre, err := metadata.NormalizeGenre(*req.Genre)
+	genre, err := decodeField(c, "genre", func(r *genreRequest) *string { return r.Genre }, metadata.NormalizeGenre)
 	if err != nil {
-		return badRequest(userText(err), nil)
+		return err
 	}
 	ctx, cancel := s.depCtx(c)
 	defer cancel()
@@ -137,16 +130,9 @@ func (s *Server) getSongs(c echo.Context) error {
 
 // addSong adds a song from {"name": "..."} and answers it with its id (201).
 func (s *Server) addSong(c echo.Context) error {
-	var req songRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	if req.Name == nil {
-		return badRequest("name is required", nil)
-	}
-	name, err := metadata.NormalizeSongName(*req.Name)
+	name, err := decodeField(c, "name", func(r *songRequest) *string { return r.Name }, metadata.NormalizeSongName)
 	if err != nil {
-		return badRequest(userText(err), nil)
+		return err
 	}
 	ctx, cancel := s.depCtx(c)
 	defer cancel()
@@ -184,16 +170,10 @@ func (s *Server) putDisplayName(c echo.Context) error {
 	if s.deps.Writer == nil {
 		return errNotConfigured
 	}
-	var req displayNameRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	if req.DisplayName == nil {
-		return badRequest("displayName is required", nil)
-	}
-	name, err := metadata.NormalizeDisplayName(*req.DisplayName)
+	name, err := decodeField(c, "displayName", func(r *displayNameRequest) *string { return r.DisplayName },
+		metadata.NormalizeDisplayName)
 	if err != nil {
-		return badRequest(userText(err), nil)
+		return err
 	}
 	ctx, cancel := s.depCtx(c)
 	defer cancel()
@@ -248,6 +228,25 @@ func decodeJSON(c echo.Context, v any) error {
 		return badRequest("the body holds data after the JSON object", nil)
 	}
 	return nil
+}
+
+// decodeField decodes a request body of type R and returns its one required field, which field
+// picks, through normalize: decodeJSON's errors, 400 "<name> is required" when the field is
+// absent, or 400 with normalize's message when it refuses the value.
+func decodeField[R any](c echo.Context, name string, field func(*R) *string, normalize func(string) (string, error)) (string, error) {
+	var req R
+	if err := decodeJSON(c, &req); err != nil {
+		return "", err
+	}
+	v := field(&req)
+	if v == nil {
+		return "", badRequest(name+" is required", nil)
+	}
+	out, err := normalize(*v)
+	if err != nil {
+		return "", badRequest(userText(err), nil)
+	}
+	return out, nil
 }
 
 // userText returns the human part of a metadata validation error ("invalid: name is empty" →

@@ -158,7 +158,18 @@ type Deps struct {
 func (cfg *Config) validate(deps Deps) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	cfg.checkCallout(bad)
+	cfg.checkAppAuth(bad)
+	cfg.checkDeps(deps, bad)
+	if len(errs) > 0 {
+		return fmt.Errorf("webhook config: %w", errors.Join(errs...))
+	}
+	cfg.applyDefaults()
+	return nil
+}
 
+// checkCallout reports the problems of the rules, the write mode and the callout's settings.
+func (cfg *Config) checkCallout(bad func(format string, args ...any)) {
 	if err := cfg.Policy.Validate(); err != nil {
 		bad("policy: %w", err)
 	}
@@ -194,6 +205,10 @@ func (cfg *Config) validate(deps Deps) error {
 	if cfg.MaxBodyMemoryBytes < 0 || (cfg.MaxBodyMemoryBytes > 0 && cfg.MaxBodyMemoryBytes < 2*maxBody) {
 		bad("max body memory bytes %d: must be at least twice the max body bytes (%d)", cfg.MaxBodyMemoryBytes, maxBody)
 	}
+}
+
+// checkAppAuth reports the problems of the app API's token settings, RS256 and legacy HS256.
+func (cfg *Config) checkAppAuth(bad func(format string, args ...any)) {
 	if cfg.APIKeyfunc != nil && cfg.APIAudience == "" {
 		bad("api audience: required with RS256 app tokens")
 	}
@@ -211,7 +226,10 @@ func (cfg *Config) validate(deps Deps) error {
 			bad("legacy secret: equal to a callout secret, so a callout token would pass as an app token")
 		}
 	}
+}
 
+// checkDeps reports the dependencies that are missing, or that the write mode needs.
+func (cfg *Config) checkDeps(deps Deps, bad func(format string, args ...any)) {
 	if deps.Logins == nil {
 		bad("deps: Logins is required")
 	}
@@ -233,10 +251,10 @@ func (cfg *Config) validate(deps Deps) error {
 	if (deps.Writer == nil) != (deps.Users == nil) {
 		bad("deps: Writer and Users go together")
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("webhook config: %w", errors.Join(errs...))
-	}
+}
 
+// applyDefaults fills the settings left zero.
+func (cfg *Config) applyDefaults() {
 	if cfg.CalloutDeadline == 0 {
 		cfg.CalloutDeadline = DefaultCalloutDeadline
 	}
@@ -255,5 +273,4 @@ func (cfg *Config) validate(deps Deps) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return nil
 }

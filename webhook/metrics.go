@@ -84,23 +84,17 @@ type routeChildren struct {
 
 func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 	m := &metrics{
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rulehook_logins_total",
-			Help: "Post-login callouts by outcome (ok, rejected, degraded, error) and reason.",
-		}, []string{"outcome", "reason"}),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rulehook_decisions_total",
-			Help: "Decisions of the rules by kind; one login can promote and name by default.",
-		}, []string{"decision"}),
+		logins: counterVec("rulehook_logins_total",
+			"Post-login callouts by outcome (ok, rejected, degraded, error) and reason.", "outcome", "reason"),
+		decisions: counterVec("rulehook_decisions_total",
+			"Decisions of the rules by kind; one login can promote and name by default.", "decision"),
 		callout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rulehook_callout_duration_seconds",
 			Help:    "Time to answer a post-login callout, rejections included.",
 			Buckets: latencyBuckets,
 		}),
-		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rulehook_api_requests_total",
-			Help: "HTTP requests by route pattern, method and status code.",
-		}, []string{"route", "method", "code"}),
+		apiRequests: counterVec("rulehook_api_requests_total",
+			"HTTP requests by route pattern, method and status code.", "route", "method", "code"),
 		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rulehook_api_request_duration_seconds",
 			Help:    "Time to answer an HTTP request by route pattern and method; the callout's is rulehook_callout_duration_seconds.",
@@ -115,10 +109,8 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 			Help: "Always 1; labels carry the build's version and Go version.",
 		}, []string{"version", "goversion"}),
 	}
-	for _, c := range []prometheus.Collector{m.logins, m.decisions, m.callout, m.apiRequests, m.apiLatency, m.redisErrors, m.buildInfo} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("webhook metrics: %w", err)
-		}
+	if err := register(reg, m.logins, m.decisions, m.callout, m.apiRequests, m.apiLatency, m.redisErrors, m.buildInfo); err != nil {
+		return nil, err
 	}
 	var err error
 	if m.shadow, err = newShadowMetrics(reg); err != nil {
@@ -134,6 +126,21 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 	}
 	m.byRoute.Store(&map[routeKey]*routeChildren{})
 	return m, nil
+}
+
+// counterVec is a counter family with the given labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// register registers every collector with reg.
+func register(reg *prometheus.Registry, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("webhook metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 func buildVersion(v string) string {

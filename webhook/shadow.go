@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
@@ -31,19 +30,15 @@ type shadowMetrics struct {
 
 func newShadowMetrics(reg *prometheus.Registry) (*shadowMetrics, error) {
 	m := &shadowMetrics{
-		disagreements: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rulehook_shadow_disagreements_total",
-			Help: "Shadow-mode logins whose decision would change the user, by change (promote, demote, display_name).",
-		}, []string{"change"}),
+		disagreements: counterVec("rulehook_shadow_disagreements_total",
+			"Shadow-mode logins whose decision would change the user, by change (promote, demote, display_name).", "change"),
 		agreements: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rulehook_shadow_agreements_total",
 			Help: "Shadow-mode logins whose decision would change nothing.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.disagreements, m.agreements} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("webhook metrics: %w", err)
-		}
+	if err := register(reg, m.disagreements, m.agreements); err != nil {
+		return nil, err
 	}
 	for _, k := range metadata.ShadowKinds {
 		m.disagreements.WithLabelValues(k)

@@ -116,19 +116,34 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
+// playsCSV opens a CSV source of n users prefix0..prefix<n-1>, each with as many plays as its
+// number.
+func playsCSV(t *testing.T, prefix string, n int) importer.Source {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("user_id,plays\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%s%d,%d\n", prefix, i, i)
+	}
+	src, err := importer.OpenCSV(writeFile(t, b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// secondPerRead is a clock that moves a second each time it is read.
+func secondPerRead() func() time.Time {
+	now := time.Unix(0, 0)
+	return func() time.Time { now = now.Add(time.Second); return now }
+}
+
 // TestProgressPlainLines drives the progress line with a clock that moves a second each time it
 // is read (once every 256 rows), so a plain line is due every other read.
 func TestProgressPlainLines(t *testing.T) {
 	t.Parallel()
 	store, _ := newStore(t)
-	var b strings.Builder
-	b.WriteString("user_id,plays\n")
-	for i := range 2048 {
-		fmt.Fprintf(&b, "auth0|p%d,%d\n", i, i)
-	}
-	src, _ := importer.OpenCSV(writeFile(t, b.String()))
-	now := time.Unix(0, 0)
-	clock := func() time.Time { now = now.Add(time.Second); return now }
+	src, clock := playsCSV(t, "auth0|p", 2048), secondPerRead()
 	var progress bytes.Buffer
 	_, err := importer.Run(context.Background(), src, store, importer.Options{
 		Progress: &progress, ProgressEvery: 2 * time.Second, Now: clock})
@@ -150,14 +165,7 @@ func TestProgressPlainLines(t *testing.T) {
 func TestProgressOnATerminalRewritesOneLine(t *testing.T) {
 	t.Parallel()
 	store, _ := newStore(t)
-	var b strings.Builder
-	b.WriteString("user_id,plays\n")
-	for i := range 1024 {
-		fmt.Fprintf(&b, "auth0|t%d,%d\n", i, i)
-	}
-	src, _ := importer.OpenCSV(writeFile(t, b.String()))
-	now := time.Unix(0, 0)
-	clock := func() time.Time { now = now.Add(time.Second); return now }
+	src, clock := playsCSV(t, "auth0|t", 1024), secondPerRead()
 	var progress bytes.Buffer
 	if _, err := importer.Run(context.Background(), src, store, importer.Options{Progress: &progress, Terminal: true, Now: clock}); err != nil {
 		t.Fatal(err)

@@ -20,9 +20,9 @@ import (
 type failKind int
 
 const (
-	// kindTenant: 5xx, 408, a timeout, a network or token failure, the breaker open, a 200 whose
+	// kindTransient: 5xx, 408, a timeout, a network or token failure, the breaker open, a 200 whose
 	// body is not the user asked for. Retried later; counts against the breaker.
-	kindTenant failKind = iota + 1
+	kindTransient failKind = iota + 1
 	// kindRateLimited: a 429, or the gate closed. Retried after the reset.
 	kindRateLimited
 	// kindInvalid: another 4xx (400, 409, 413, ...); the request itself is refused and is not
@@ -100,7 +100,7 @@ func kindOf(err error) failKind {
 	if errors.As(err, &ce) {
 		return ce.kind
 	}
-	return kindTenant
+	return kindTransient
 }
 
 // breakerSuccess: the tenant answered sanely, even if it refused the request.
@@ -146,7 +146,7 @@ func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
 	case errors.Is(err, errReadOK):
 		return nil
 	case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
-		return &callError{op: op, kind: kindTenant, noCall: true, cause: errBreakerOpen}
+		return &callError{op: op, kind: kindTransient, noCall: true, cause: errBreakerOpen}
 	}
 	return err
 }
@@ -178,7 +178,7 @@ func (w *Writer) attempt(ctx context.Context, op string, do apiCall) error {
 // or the grant (403) is a configuration error that parks every call.
 func (w *Writer) tokenFailure(ctx context.Context, op string, err error) error {
 	w.stats.tokenErrors.Add(1)
-	var ans *answerError
+	var ans *retryableAnswer
 	switch {
 	case errors.As(err, &ans) && ans.status == http.StatusTooManyRequests:
 		w.gate.observe(ans.status, ans.header)
@@ -191,7 +191,7 @@ func (w *Writer) tokenFailure(ctx context.Context, op string, err error) error {
 	return &callError{op: op, kind: ctxKind(ctx), cause: err}
 }
 
-// send makes one request with token and sorts its failure. A 401 or 403 comes back as kindTenant
+// send makes one request with token and sorts its failure. A 401 or 403 comes back as kindTransient
 // with the upstream error as cause; attempt decides whether it is a configuration error.
 func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) error {
 	// WithoutRetries must be given per request: go-auth0 v3.4.0 ignores it at client level.
@@ -201,7 +201,7 @@ func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) 
 		w.gate.observe(status, header)
 		return nil
 	}
-	var ans *answerError
+	var ans *retryableAnswer
 	var apiErr *core.APIError
 	switch {
 	case errors.As(err, &ans):
@@ -220,13 +220,13 @@ func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) 
 		e.kind = kindRateLimited
 		_, e.reset = w.gate.closed()
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		e.kind, e.cause = kindTenant, err
+		e.kind, e.cause = kindTransient, err
 	case status == http.StatusNotFound:
 		e.kind = kindNotFound
 	case status >= 400 && status < 500 && status != http.StatusRequestTimeout:
 		e.kind = kindInvalid
 	default:
-		e.kind = kindTenant
+		e.kind = kindTransient
 	}
 	return e
 }
@@ -245,7 +245,7 @@ func ctxKind(ctx context.Context) failKind {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return kindCanceled
 	}
-	return kindTenant
+	return kindTransient
 }
 
 // transportError keeps the reason of a failed round trip and drops the URL go-auth0 and net/http
@@ -316,29 +316,29 @@ func checkedUser(op, want, raw string) (metadata.User, error) {
 	u, err := metadata.DecodeUser([]byte(raw))
 	switch {
 	case err != nil:
-		return metadata.User{}, &callError{op: op, kind: kindTenant, status: http.StatusOK, cause: err}
+		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK, cause: err}
 	case want != "" && u.ID != want:
-		return metadata.User{}, &callError{op: op, kind: kindTenant, status: http.StatusOK,
+		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK,
 			cause: errors.New("the answer is not the user asked for")}
 	}
 	return u, nil
 }
 
-// answerTransport hands the answers go-auth0's retrier acts on (408, 429, 5xx) back as an
-// *answerError instead of a response. go-auth0 v3.4.0 sleeps the retry delay before returning
+// noRetrySleepTransport hands the answers go-auth0's retrier acts on (408, 429, 5xx) back as an
+// *retryableAnswer instead of a response. go-auth0 v3.4.0 sleeps the retry delay before returning
 // such an answer even with WithoutRetries (up to 60 s, X-RateLimit-Reset included, ignoring the
 // context); an error from the transport is returned at once.
-type answerTransport struct{ next http.RoundTripper }
+type noRetrySleepTransport struct{ next http.RoundTripper }
 
-// answerError is an answer that answerTransport took away from go-auth0.
-type answerError struct {
+// retryableAnswer is an answer that noRetrySleepTransport took away from go-auth0.
+type retryableAnswer struct {
 	status int
 	header http.Header
 }
 
-func (e *answerError) Error() string { return fmt.Sprintf("answered %d", e.status) }
+func (e *retryableAnswer) Error() string { return fmt.Sprintf("answered %d", e.status) }
 
-func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t noRetrySleepTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -346,7 +346,7 @@ func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s := resp.StatusCode; s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 		_ = resp.Body.Close()
-		return nil, &answerError{status: s, header: resp.Header}
+		return nil, &retryableAnswer{status: s, header: resp.Header}
 	}
 	return resp, nil
 }

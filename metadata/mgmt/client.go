@@ -65,7 +65,7 @@ func newClient(cfg Config, base string, api http.RoundTripper) (*Client, error) 
 	if api == nil {
 		api = transport
 	}
-	apiClient := &http.Client{Timeout: cfg.Timeout, Transport: answerTransport{next: api}}
+	apiClient := &http.Client{Timeout: cfg.Timeout, Transport: noRetrySleepTransport{next: api}}
 
 	scheme, host, _ := strings.Cut(base, "://")
 	opts := []option.RequestOption{option.WithHTTPClient(apiClient), option.WithoutRetries()}
@@ -118,7 +118,7 @@ func (c *Client) Refused() {
 // an answer the transport took from go-auth0 (408, 429, 5xx, the token endpoint's refusals), or a
 // go-auth0 *core.APIError. It returns 0 and nil when there was no answer.
 func StatusOf(err error) (int, http.Header) {
-	var ans *answerError
+	var ans *retryableAnswer
 	var apiErr *core.APIError
 	switch {
 	case errors.As(err, &ans):

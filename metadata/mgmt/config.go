@@ -1,6 +1,7 @@
 package mgmt
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,39 +80,15 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	if c.ClientSecret == "" {
 		errs = append(errs, errors.New("client secret is required"))
 	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", c.Timeout))
-	}
-	if c.QueueReserve == 0 {
-		c.QueueReserve = DefaultQueueReserve
-	}
-	if c.QueueReserve < 0 {
-		errs = append(errs, fmt.Errorf("queue reserve must be positive, got %s", c.QueueReserve))
-	}
+	errs = positiveOr(errs, &c.Timeout, DefaultTimeout, "timeout")
+	errs = positiveOr(errs, &c.QueueReserve, DefaultQueueReserve, "queue reserve")
 	if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("policy: %w", err))
 	}
-	if c.LowRemaining == 0 {
-		c.LowRemaining = DefaultLowRemaining
-	}
-	if c.BreakerFailures == 0 {
-		c.BreakerFailures = DefaultBreakerFailures
-	}
-	if c.BreakerOpen == 0 {
-		c.BreakerOpen = DefaultBreakerOpen
-	}
-	if c.BreakerOpen < 0 {
-		errs = append(errs, fmt.Errorf("breaker open time must be positive, got %s", c.BreakerOpen))
-	}
-	if c.ConfigRetry == 0 {
-		c.ConfigRetry = DefaultConfigRetry
-	}
-	if c.ConfigRetry < 0 {
-		errs = append(errs, fmt.Errorf("config retry must be positive, got %s", c.ConfigRetry))
-	}
+	c.LowRemaining = cmp.Or(c.LowRemaining, DefaultLowRemaining)
+	c.BreakerFailures = cmp.Or(c.BreakerFailures, DefaultBreakerFailures)
+	errs = positiveOr(errs, &c.BreakerOpen, DefaultBreakerOpen, "breaker open time")
+	errs = positiveOr(errs, &c.ConfigRetry, DefaultConfigRetry, "config retry")
 	if u != nil && c.Audience == "" {
 		c.Audience = u.String() + "/api/v2/"
 	}
@@ -125,6 +102,15 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 		return c, nil, fmt.Errorf("%w: mgmt config: %w", metadata.ErrInvalid, errors.Join(errs...))
 	}
 	return c, u, nil
+}
+
+// positiveOr sets *d to def when it is zero and appends to errs the problem of a negative one.
+func positiveOr(errs []error, d *time.Duration, def time.Duration, name string) []error {
+	*d = cmp.Or(*d, def)
+	if *d < 0 {
+		errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, *d))
+	}
+	return errs
 }
 
 // ParseBaseURL returns a tenant base URL reduced to scheme and host: https://host[:port], or, for

@@ -20,9 +20,15 @@
 // metadata sentinels (ErrInvalid, ErrNotFound, ErrRateLimited, ErrUnavailable), never a go-auth0
 // type.
 //
-// Client is the same go-auth0 client, transport and token source, exported for the commands
-// that call other endpoints (deploy-action, login, doctor): every command reaches the Management
-// API one way, and a Grant carries the scopes the tenant granted the token.
+// Two types reach the tenant, built the same way (go-auth0 over one transport and one token
+// source):
+//   - Writer is the Management API client for user data: every write of user metadata, the retry
+//     queue's worker, and the reads those need and reconcile makes (a user, the listing, the
+//     users-export job), all behind the budget, the breaker and the parking above. serve, reconcile
+//     and the benches use it.
+//   - Client is the low-level go-auth0 client and token, for the commands that call other
+//     endpoints (deploy-action, login, doctor): every command reaches the Management API one way,
+//     and a Grant carries the scopes the tenant granted the token.
 //
 // # Ordering between direct writes and queued entries
 //

@@ -153,9 +153,9 @@ func (s *tokenSource) request(ctx context.Context) (grant, error) {
 	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ans)
 	if resp.StatusCode != http.StatusOK {
 		// ans.Error is Auth0's short code ("access_denied"); the description is not kept. The
-		// answerError lets a 429 close the rate-limit gate.
+		// retryableAnswer lets a 429 close the rate-limit gate.
 		return grant{}, fmt.Errorf("%w: token request %w %s", metadata.ErrUnavailable,
-			&answerError{status: resp.StatusCode, header: resp.Header}, ans.Error)
+			&retryableAnswer{status: resp.StatusCode, header: resp.Header}, ans.Error)
 	}
 	if decodeErr != nil || ans.AccessToken == "" {
 		return grant{}, fmt.Errorf("%w: token request answered 200 without an access token", metadata.ErrUnavailable)

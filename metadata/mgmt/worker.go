@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,18 +49,8 @@ type WorkerOptions struct {
 }
 
 func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error) {
-	if o.Lease == 0 {
-		o.Lease = DefaultLease
-	}
-	if o.Poll == 0 {
-		o.Poll = DefaultPoll
-	}
-	if o.MinBackoff == 0 {
-		o.MinBackoff = DefaultMinBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = DefaultMaxBackoff
-	}
+	o.Lease, o.Poll = cmp.Or(o.Lease, DefaultLease), cmp.Or(o.Poll, DefaultPoll)
+	o.MinBackoff, o.MaxBackoff = cmp.Or(o.MinBackoff, DefaultMinBackoff), cmp.Or(o.MaxBackoff, DefaultMaxBackoff)
 	var errs []error
 	if o.Lease < 3*timeout {
 		errs = append(errs, fmt.Errorf("lease %s is shorter than 3 × the call timeout %s", o.Lease, timeout))
@@ -169,7 +160,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 		}
 		plays = p
 	}
-	if !k.turn(ctx, e) {
+	if !k.waitToCall(ctx, e) {
 		return
 	}
 	u, err := k.getUser(ctx, e.UserID)
@@ -191,7 +182,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 		k.drop(ctx, e, "queued values are not writable", err)
 		return
 	}
-	if !k.turn(ctx, e) {
+	if !k.waitToCall(ctx, e) {
 		return
 	}
 	callCtx, cancel, _ := w.callContext(ctx, 0)
@@ -214,10 +205,10 @@ func (k *worker) getUser(ctx context.Context, id string) (metadata.User, error) 
 	return k.w.getUser(callCtx, id)
 }
 
-// turn waits until the worker may call: Interval, then its turn in the budget (Background: the
+// waitToCall waits until the worker may call: Interval, then its turn in the budget (Background: the
 // gate open and more than the reserve left to logins). A wait longer than a quarter of the lease
 // gives the entry back instead, until the wait would end.
-func (k *worker) turn(ctx context.Context, e metadata.QueueEntry) bool {
+func (k *worker) waitToCall(ctx context.Context, e metadata.QueueEntry) bool {
 	wctx, cancel := context.WithTimeout(ctx, k.opts.Lease/4)
 	defer cancel()
 	err := k.interval.Wait(wctx)

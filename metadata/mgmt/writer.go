@@ -17,8 +17,12 @@ import (
 // minCallTime: below this much time left, Write does not start a PATCH it could not finish.
 const minCallTime = 20 * time.Millisecond
 
-// Writer writes user metadata through the Management API, or queues it when it cannot now.
-// It is safe for concurrent use.
+// Writer is rulehook's Management API client for user data, named for the job no other part may
+// do: it writes user metadata (Write, Rerun), or queues the write when the tenant cannot take it
+// now, and it drains that queue (RunWorker). Its reads go through the same token, rate budget,
+// breaker and parking as its writes: a user (User), the listing (ListUsers) and users-export jobs
+// (StartExport, ExportJob, OpenExport), for the worker and for reconcile. Calls to any other
+// endpoint go through a Client. It is safe for concurrent use.
 type Writer struct {
 	cfg     Config
 	log     *slog.Logger

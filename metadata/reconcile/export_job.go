@@ -77,7 +77,7 @@ func (r *runner) completedJob(ctx context.Context) (metadata.ExportJob, error) {
 		}
 		r.note("reconcile: users-export job %s %s, %d%% done, %s left by the tenant's estimate; next look in %s",
 			id, job.Status, job.PercentDone, job.TimeLeft, delay)
-		if err := sleep(ctx, delay); err != nil {
+		if err := metadata.Sleep(ctx, delay); err != nil {
 			return metadata.ExportJob{}, err
 		}
 		delay = min(2*delay, r.opts.ExportPollMax)
@@ -134,10 +134,10 @@ func (r *runner) retry(ctx context.Context, what string, call func(context.Conte
 		case errors.As(err, &rl) && waits < rateLimitedListWaits:
 			waits++
 			r.notePause(rl.Reset)
-			err = sleep(ctx, min(max(time.Until(rl.Reset), gatePoll), maxGateWait))
+			err = metadata.Sleep(ctx, min(max(time.Until(rl.Reset), gatePoll), maxGateWait))
 		case errors.Is(err, metadata.ErrUnavailable) && failures+1 < listAttempts:
 			failures++
-			err = sleep(ctx, time.Duration(failures)*time.Second)
+			err = metadata.Sleep(ctx, time.Duration(failures)*time.Second)
 		default:
 			return fmt.Errorf("reconcile: %s: %w", what, err)
 		}

@@ -28,26 +28,11 @@ const (
 	auth0ListLimit = 1000
 )
 
-// sleep waits for d, or returns ctx's error when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// turn waits until the next write may start: the gate open, the rate respected, and the backoff
-// after writes queued in a row served.
-func (r *runner) turn(ctx context.Context) error {
+// waitToWrite waits until the next write may start: the gate open, the rate respected, and the
+// backoff after writes queued in a row served.
+func (r *runner) waitToWrite(ctx context.Context) error {
 	if d := r.backoff(); d > 0 {
-		if err := sleep(ctx, d); err != nil {
+		if err := metadata.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -84,7 +69,7 @@ func (r *runner) waitGate(ctx context.Context) error {
 			d = gatePoll
 		}
 		r.notePause(reset)
-		if err := sleep(ctx, min(d, maxGateWait)); err != nil {
+		if err := metadata.Sleep(ctx, min(d, maxGateWait)); err != nil {
 			return err
 		}
 	}
@@ -126,11 +111,11 @@ func (r *runner) list(ctx context.Context, page, perPage int) ([]metadata.User, 
 			if rl.Reset.IsZero() || d <= 0 {
 				d = gatePoll
 			}
-			if err := sleep(ctx, min(d, maxGateWait)); err != nil {
+			if err := metadata.Sleep(ctx, min(d, maxGateWait)); err != nil {
 				return nil, 0, err
 			}
 		case errors.Is(err, metadata.ErrUnavailable) && attempt < listAttempts:
-			if err := sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
+			if err := metadata.Sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
 				return nil, 0, err
 			}
 		case errors.Is(err, metadata.ErrInvalid) && page*perPage >= auth0ListLimit:

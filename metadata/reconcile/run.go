@@ -156,7 +156,7 @@ func (r *runner) page(ctx context.Context, users []metadata.User) error {
 			r.unlist()
 			return ctx.Err()
 		}
-		err := r.turn(ctx) // after the slot: the write starts right after its turn
+		err := r.waitToWrite(ctx) // after the slot: the write starts right after the wait
 		if err == nil {
 			err = r.begin(ctx, w.UserID)
 		}

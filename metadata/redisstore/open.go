@@ -1,12 +1,14 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,10 +61,7 @@ func Open(opts Options) (redis.UniversalClient, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
 	retries := opts.MaxRetries
 	switch {
 	case retries == 0:
@@ -70,55 +69,37 @@ func Open(opts Options) (redis.UniversalClient, error) {
 	case retries < 0:
 		retries = -1 // go-redis: -1 disables retries
 	}
-
-	dialer := dialerFor(timeout, opts.TLSConfig)
-	switch {
-	case len(opts.ClusterAddrs) > 0:
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Dialer:   dialer,
-			Addrs:    opts.ClusterAddrs,
-			Username: opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
-			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
-			ContextTimeoutEnabled: true,
-			DialerRetries:         1,
-			MaxRetries:            retries,
-			MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
-			PoolSize: opts.PoolSize,
-		}), nil
-	case len(opts.SentinelAddrs) > 0:
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			Dialer:        dialer,
-			MasterName:    opts.SentinelMaster,
-			SentinelAddrs: opts.SentinelAddrs,
-			Username:      opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
-			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
-			ContextTimeoutEnabled: true,
-			DialerRetries:         1,
-			MaxRetries:            retries,
-			MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
-			PoolSize: opts.PoolSize,
-		}), nil
+	// One set of options for every topology: NewUniversalClient makes a failover client when
+	// MasterName is set and a cluster client when IsClusterMode is.
+	u := &redis.UniversalOptions{
+		Dialer:        dialerFor(timeout, opts.TLSConfig),
+		Addrs:         append(slices.Clone(opts.ClusterAddrs), opts.SentinelAddrs...),
+		IsClusterMode: len(opts.ClusterAddrs) > 0,
+		MasterName:    opts.SentinelMaster,
+		Username:      opts.Username, Password: opts.Password, TLSConfig: opts.TLSConfig,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout,
+		ContextTimeoutEnabled: true,
+		DialerRetries:         1,
+		MaxRetries:            retries,
+		MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
+		PoolSize: opts.PoolSize,
 	}
+	if opts.URL == "" {
+		return redis.NewUniversalClient(u), nil
+	}
+	// A single Redis: the URL carries its address and credentials, and its own query settings
+	// win over the ones above.
 	o, err := redis.ParseURL(opts.URL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: redis URL: %v", metadata.ErrInvalid, scrub(err))
 	}
-	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
-		if *d == 0 {
-			*d = timeout
-		}
-	}
-	o.ContextTimeoutEnabled = true
-	o.DialerRetries = 1
+	o.DialTimeout, o.ReadTimeout = cmp.Or(o.DialTimeout, u.DialTimeout), cmp.Or(o.ReadTimeout, u.ReadTimeout)
+	o.WriteTimeout, o.PoolTimeout = cmp.Or(o.WriteTimeout, u.WriteTimeout), cmp.Or(o.PoolTimeout, u.PoolTimeout)
+	o.MaxRetries, o.PoolSize = cmp.Or(o.MaxRetries, u.MaxRetries), cmp.Or(o.PoolSize, u.PoolSize)
+	o.ContextTimeoutEnabled, o.DialerRetries = u.ContextTimeoutEnabled, u.DialerRetries
+	o.MinRetryBackoff, o.MaxRetryBackoff = u.MinRetryBackoff, u.MaxRetryBackoff
 	if o.Dialer == nil {
 		o.Dialer = dialerFor(o.DialTimeout, o.TLSConfig)
-	}
-	if o.MaxRetries == 0 {
-		o.MaxRetries = retries
-	}
-	o.MinRetryBackoff, o.MaxRetryBackoff = 5*time.Millisecond, 50*time.Millisecond
-	if o.PoolSize == 0 {
-		o.PoolSize = opts.PoolSize
 	}
 	return redis.NewClient(o), nil
 }

@@ -158,15 +158,44 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) (*actionRecord, 
 	return a, ok
 }
 
+// settling says what a handler settles before it reads or changes the actions.
+type settling int
+
+const (
+	noSettle     settling = iota
+	settleWrites          // settle: due builds deploy
+	settleReads           // settleRead: due deployments also read as deployed
+)
+
+// lockSettled takes s.mu and settles the actions at now, the current UTC time. The caller defers
+// unlock.
+func (s *Server) lockSettled(how settling) (now time.Time, unlock func()) {
+	now = time.Now().UTC()
+	s.mu.Lock()
+	switch how {
+	case settleWrites:
+		s.settle(now)
+	case settleReads:
+		s.settleRead(now)
+	}
+	return now, s.mu.Unlock
+}
+
+// withAction runs fn with s.mu held on the action the {id} path value names, after settling;
+// it answers 404 when there is none.
+func (s *Server) withAction(w http.ResponseWriter, r *http.Request, how settling, fn func(a *actionRecord, now time.Time)) {
+	now, unlock := s.lockSettled(how)
+	defer unlock()
+	if a, ok := s.action(w, r); ok {
+		fn(a, now)
+	}
+}
+
 // getAction answers GET /api/v2/actions/actions/{id}.
 func (s *Server) getAction(w http.ResponseWriter, r *http.Request) {
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleRead(now)
-	if a, ok := s.action(w, r); ok {
+	s.withAction(w, r, settleReads, func(a *actionRecord, now time.Time) {
 		writeJSON(w, http.StatusOK, a.json(now, s.cfg.deployDelay))
-	}
+	})
 }
 
 // updateAction answers PATCH /api/v2/actions/actions/{id}: the draft changes, goes back to
@@ -176,63 +205,48 @@ func (s *Server) updateAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	if b.Name != nil && s.nameTaken(*b.Name, a.id) {
-		apiError(w, http.StatusConflict, "", "An action with the name "+*b.Name+" already exists.")
-		return
-	}
-	if missing := a.applySecrets(b, now); missing != "" {
-		invalidBody(w, "Payload validation error: 'Missing required property: value' on secret "+missing+".")
-		return
-	}
-	a.apply(b, now, s.cfg.buildDelay)
-	answerPending(w, http.StatusOK, a, now, s.cfg.deployDelay)
+	s.withAction(w, r, noSettle, func(a *actionRecord, now time.Time) {
+		if b.Name != nil && s.nameTaken(*b.Name, a.id) {
+			apiError(w, http.StatusConflict, "", "An action with the name "+*b.Name+" already exists.")
+			return
+		}
+		if missing := a.applySecrets(b, now); missing != "" {
+			invalidBody(w, "Payload validation error: 'Missing required property: value' on secret "+missing+".")
+			return
+		}
+		a.apply(b, now, s.cfg.buildDelay)
+		answerPending(w, http.StatusOK, a, now, s.cfg.deployDelay)
+	})
 }
 
 // deleteAction answers DELETE /api/v2/actions/actions/{id}[?force=true]; a bound action is only
 // deleted (with its bindings) when forced.
 func (s *Server) deleteAction(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	force := r.URL.Query().Get("force") == "true"
-	for trigger, list := range s.bindings {
-		kept := slices.DeleteFunc(slices.Clone(list), func(b *bindingRecord) bool { return b.actionID == a.id })
-		if len(kept) != len(list) && !force {
-			apiError(w, http.StatusBadRequest, "", "The action is bound to a trigger; delete it with force=true.")
-			return
+	s.withAction(w, r, noSettle, func(a *actionRecord, _ time.Time) {
+		force := r.URL.Query().Get("force") == "true"
+		for trigger, list := range s.bindings {
+			kept := slices.DeleteFunc(slices.Clone(list), func(b *bindingRecord) bool { return b.actionID == a.id })
+			if len(kept) != len(list) && !force {
+				apiError(w, http.StatusBadRequest, "", "The action is bound to a trigger; delete it with force=true.")
+				return
+			}
+			s.bindings[trigger] = kept
 		}
-		s.bindings[trigger] = kept
-	}
-	delete(s.actions, a.id)
-	w.WriteHeader(http.StatusNoContent)
+		delete(s.actions, a.id)
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // deployAction answers POST /api/v2/actions/actions/{id}/deploy with the new deployed version; an
 // action that is not built yet is a 400.
 func (s *Server) deployAction(w http.ResponseWriter, r *http.Request) {
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settle(now)
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	if a.status(now) != "built" {
-		apiError(w, http.StatusBadRequest, "", "The action cannot be deployed before it is built.")
-		return
-	}
-	writeJSON(w, http.StatusOK, s.deploy(a, now).json(a, now, s.cfg.deployDelay))
+	s.withAction(w, r, settleWrites, func(a *actionRecord, now time.Time) {
+		if a.status(now) != "built" {
+			apiError(w, http.StatusBadRequest, "", "The action cannot be deployed before it is built.")
+			return
+		}
+		writeJSON(w, http.StatusOK, s.deploy(a, now).json(a, now, s.cfg.deployDelay))
+	})
 }
 
 // listActions answers GET /api/v2/actions/actions with the filters actionName, triggerId,
@@ -243,10 +257,8 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleRead(now)
+	now, unlock := s.lockSettled(settleReads)
+	defer unlock()
 	var found []*actionRecord
 	for _, a := range s.actions {
 		switch {
@@ -265,10 +277,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		}
 		return found[i].id < found[j].id
 	})
-	start, end := window(pageNo, perPage, len(found))
-	out := make([]map[string]any, 0, end-start)
-	for _, a := range found[start:end] {
-		out = append(out, a.json(now, s.cfg.deployDelay))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"actions": out, "total": len(found), "page": pageNo, "per_page": perPage})
+	writePage(w, "actions", found, pageNo, perPage, func(a *actionRecord) map[string]any {
+		return a.json(now, s.cfg.deployDelay)
+	})
 }

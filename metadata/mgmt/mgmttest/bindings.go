@@ -68,17 +68,11 @@ func (s *Server) listBindings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settle(now)
-	list := s.bindings[t]
-	start, end := window(pageNo, perPage, len(list))
-	out := make([]map[string]any, 0, end-start)
-	for _, b := range list[start:end] {
-		out = append(out, b.json(s.actions[b.actionID], now, s.cfg.deployDelay))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"bindings": out, "total": len(list), "page": pageNo, "per_page": perPage})
+	now, unlock := s.lockSettled(settleWrites)
+	defer unlock()
+	writePage(w, "bindings", s.bindings[t], pageNo, perPage, func(b *bindingRecord) map[string]any {
+		return b.json(s.actions[b.actionID], now, s.cfg.deployDelay)
+	})
 }
 
 type bindingsBody struct {
@@ -110,10 +104,8 @@ func (s *Server) updateBindings(w http.ResponseWriter, r *http.Request) {
 		invalidBody(w, "Payload validation error: 'Missing required property: bindings'.")
 		return
 	}
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settle(now)
+	now, unlock := s.lockSettled(settleWrites)
+	defer unlock()
 	old := s.bindings[t]
 	used := map[*bindingRecord]bool{}
 	next := make([]*bindingRecord, 0, len(*body.Bindings))

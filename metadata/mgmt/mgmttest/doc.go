@@ -1,6 +1,12 @@
-// Package mgmttest is an emulated Auth0 tenant for tests and for `rulehook dev`: a real HTTP server
-// on loopback that speaks enough of the Auth0 Authentication and Management APIs for go-auth0 v3
-// (or any HTTP client, in any language) to work against it unchanged.
+// Package mgmttest is an emulated Auth0 tenant: a real HTTP server on loopback that speaks enough
+// of the Auth0 Authentication and Management APIs for go-auth0 v3 (or any HTTP client, in any
+// language) to work against it unchanged.
+//
+// It is a part of the product as well as a test helper: `rulehook dev` serves it as the tenant
+// (and so `rulehook login` logs in against it), `rulehook bench`, `bench reconcile` and
+// `bench-budget` measure against it, and the shared bench's rulehook-tenant tool serves it as
+// a process through Start. So it ships in the binary, and its API (New, Start and the With
+// options) is kept as stable as any other package's.
 //
 // It owns:
 //   - POST /oauth/token (client credentials, form or JSON body, client secret in the body or in

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,9 +55,6 @@ const (
 // "pending" or "processing" before the job is completed (default DefaultExportPolls; n < 1 means 1,
 // done at the first read).
 func WithExportPolls(n int) Option { return func(c *config) { c.exportPolls = max(n, 1) } }
-
-// WithExportLinkTTL sets how long an export's location stays valid (default 60 s, as Auth0).
-func WithExportLinkTTL(d time.Duration) Option { return func(c *config) { c.exportLinkTTL = d } }
 
 // WithClock sets the clock of the users-export jobs (link expiry, job age); default time.Now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
@@ -201,7 +200,7 @@ func parseExportBody(r *http.Request) (job *exportJob, msg string) {
 	if err != nil || json.Unmarshal(raw, &keys) != nil || keys == nil {
 		return nil, "Invalid request payload JSON format"
 	}
-	for _, k := range sortedRawKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if k != "connection_id" && k != "format" && k != "limit" && k != "fields" {
 			return nil, fmt.Sprintf("Payload validation error: 'Additional properties not allowed: %s'.", k)
 		}
@@ -251,14 +250,6 @@ func checkExportFields(format string, fields []exportField) string {
 		}
 	}
 	return ""
-}
-
-func sortedRawKeys(m map[string]json.RawMessage) []string {
-	keys := make(map[string]any, len(m))
-	for k := range m {
-		keys[k] = nil
-	}
-	return sortedKeys(keys)
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

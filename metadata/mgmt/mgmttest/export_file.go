@@ -130,7 +130,7 @@ func csvCell(v any) string {
 // exportLink mints a fresh signed location for the job, valid for the link TTL (or already
 // expired when ExpireNextLinks asked for it).
 func (s *Server) exportLink(job *exportJob, now time.Time) string {
-	expires := now.Add(s.cfg.exportLinkTTL)
+	expires := now.Add(DefaultExportLinkTTL)
 	s.ex.mu.Lock()
 	if s.ex.expireNext > 0 {
 		s.ex.expireNext--

@@ -37,6 +37,17 @@ func window(pageNo, perPage, n int) (start, end int) {
 	return start, min(start+perPage, n)
 }
 
+// writePage answers the page pageNo (perPage long) of items under key, as the Actions endpoints
+// do: {key: [...], "total", "page", "per_page"}.
+func writePage[T any](w http.ResponseWriter, key string, items []T, pageNo, perPage int, toJSON func(T) map[string]any) {
+	start, end := window(pageNo, perPage, len(items))
+	out := make([]map[string]any, 0, end-start)
+	for _, it := range items[start:end] {
+		out = append(out, toJSON(it))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: out, "total": len(items), "page": pageNo, "per_page": perPage})
+}
+
 // listUsers answers GET /api/v2/users: users sorted by user_id, paged with page and per_page
 // (default 50, at most 100), as {"start","limit","length","total","users"} with
 // include_totals=true or as a bare array otherwise. Like Auth0 it only pages through the first

@@ -3,7 +3,8 @@ package mgmttest
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ func checkMetadata(field string, v any) (map[string]any, string) {
 		return nil, fmt.Sprintf("Payload validation error: 'Expected type object but found type %s' on property %s.",
 			jsonType(v), field)
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if field == "app_metadata" && reservedAppMetadata[k] {
 			return nil, fmt.Sprintf("Payload validation error: 'The name %q is reserved and cannot be used in app_metadata' on property app_metadata.", k)
 		}
@@ -41,7 +42,7 @@ func checkMetadata(field string, v any) (map[string]any, string) {
 func badKey(path string, v any) (string, bool) {
 	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			if strings.ContainsAny(k, ".$") {
 				return fmt.Sprintf("%q under %s", k, path), true
 			}
@@ -96,13 +97,4 @@ func jsonType(v any) string {
 		return "number"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -66,7 +66,7 @@ type rateLimits struct {
 }
 
 func newRateLimits(cfg config, now time.Time) *rateLimits {
-	limit := float64(max(cfg.rateLimit, 1))
+	limit := float64(DefaultRateLimit)
 	rl := &rateLimits{all: newBucket(limit, limit, now)}
 	tier := cfg.tier
 	if tier == nil && cfg.writeRate > 0 {

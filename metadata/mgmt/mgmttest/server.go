@@ -19,7 +19,8 @@ const (
 	DefaultClientID     = "mgmttest-client-id"
 	DefaultClientSecret = "mgmttest-client-secret-not-for-production"
 	DefaultTokenTTL     = 24 * time.Hour
-	// DefaultRateLimit is the X-RateLimit-Limit advertised for requests outside the write limit.
+	// DefaultRateLimit is the X-RateLimit-Limit advertised on answers that no limited bucket
+	// counts (WithTier, WithWriteRate): an informational bucket that never answers 429.
 	DefaultRateLimit = 1000
 	// DefaultListLimit is how many users Auth0 lets GET /api/v2/users page through.
 	DefaultListLimit = 1000
@@ -28,12 +29,10 @@ const (
 )
 
 type config struct {
-	addr         string
 	domain       string
 	clientID     string
 	clientSecret string
 	tokenTTL     time.Duration
-	rateLimit    int
 	writeRate    float64
 	writeBurst   int
 	tier         *Tier
@@ -44,17 +43,13 @@ type config struct {
 	extra        map[string]m2mClient // WithClient
 	deployDelay  time.Duration
 
-	exportPolls   int              // export.go
-	exportLinkTTL time.Duration    // export.go
-	now           func() time.Time // export.go
-	api           string           // audience of the API users get tokens for (WithAPI)
+	exportPolls int              // export.go
+	now         func() time.Time // export.go
+	api         string           // audience of the API users get tokens for (WithAPI)
 }
 
 // Option configures a Server.
 type Option func(*config)
-
-// WithAddr makes the server listen on addr (e.g. "127.0.0.1:8081") instead of a free loopback port.
-func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
 // WithDomain sets the tenant domain the server pretends to be (Domain, Issuer, token audiences).
 func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
@@ -68,11 +63,6 @@ func WithClientCredentials(id, secret string) Option {
 // go-auth0, renews a token 10 s before it expires, so a TTL of 10 s or less means a token request
 // before every call.
 func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL = d } }
-
-// WithRateLimit sets the X-RateLimit-Limit advertised on answers that no limited bucket counts
-// (WithTier, WithWriteRate). That bucket refills limit tokens per second and is informational: it
-// never answers 429.
-func WithRateLimit(limit int) Option { return func(c *config) { c.rateLimit = limit } }
 
 // WithWriteRate enforces a write limit on the Management API: POST, PUT, PATCH and DELETE under
 // /api/v2/ share a token bucket of burst tokens refilled at perSecond. A write that finds the bucket
@@ -104,10 +94,6 @@ func WithDeployDelay(d time.Duration) Option { return func(c *config) { c.deploy
 // a page starting at or beyond it, while more users exist, is a 400 "invalid_paging". n <= 0
 // removes the limit.
 func WithListLimit(n int) Option { return func(c *config) { c.listLimit = n } }
-
-// WithSigningKey sets the tenant's RSA signing key. By default every Server of a process shares one
-// generated key (key generation is slow) under a per-server kid.
-func WithSigningKey(key *rsa.PrivateKey) Option { return func(c *config) { c.key = key } }
 
 // Server is an emulated Auth0 tenant listening on loopback. All methods are safe for concurrent use.
 type Server struct {
@@ -148,22 +134,18 @@ func New(opts ...Option) *Server {
 	return s
 }
 
-// Start listens on the configured address (default 127.0.0.1:0) and serves until Close. It
-// returns the listen error, e.g. when WithAddr names a port in use.
+// Start listens on a free loopback port and serves until Close. It returns the listen error.
 func Start(opts ...Option) (*Server, error) {
 	cfg := config{
-		addr:         "127.0.0.1:0",
 		domain:       DefaultDomain,
 		clientID:     DefaultClientID,
 		clientSecret: DefaultClientSecret,
 		tokenTTL:     DefaultTokenTTL,
-		rateLimit:    DefaultRateLimit,
 		listLimit:    DefaultListLimit,
 		scopes:       AllScopes,
 
-		exportPolls:   DefaultExportPolls,
-		exportLinkTTL: DefaultExportLinkTTL,
-		now:           time.Now,
+		exportPolls: DefaultExportPolls,
+		now:         time.Now,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -175,9 +157,9 @@ func Start(opts ...Option) (*Server, error) {
 		}
 		cfg.key = key
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("mgmttest: listen on %s: %w", cfg.addr, err)
+		return nil, fmt.Errorf("mgmttest: listen on a loopback port: %w", err)
 	}
 	s := &Server{
 		cfg:      cfg,

@@ -8,7 +8,7 @@ import (
 
 // Tier is a subscription's set of Management API rate-limit buckets, as WithTier enforces them.
 // A request is counted against the first bucket that matches it; one that matches none gets the
-// informational bucket of WithRateLimit, which never refuses.
+// informational bucket of DefaultRateLimit, which never refuses.
 //
 // Auth0 rate-limits with token buckets: the bucket size is the burst limit and the refill rate the
 // sustained limit ("Rate Limit Policy", section "Rate limit algorithm"). Auth0 evaluates a request

@@ -3,7 +3,9 @@ package mgmttest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,7 +145,7 @@ func parseUserBody(w http.ResponseWriter, r *http.Request, create bool) (userBod
 		return userBody{}, false
 	}
 	b := userBody{attrs: map[string]any{}, raw: raw}
-	for _, k := range sortedKeys(raw) {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if msg := b.take(k, raw[k], create); msg != "" {
 			invalidBody(w, msg)
 			return userBody{}, false

@@ -3,6 +3,7 @@ package mgmttest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -12,20 +13,13 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleRead(now)
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	start, end := window(pageNo, perPage, len(a.versions))
-	out := make([]map[string]any, 0, end-start)
-	for i := start; i < end; i++ {
-		out = append(out, a.versions[len(a.versions)-1-i].json(a, now, s.cfg.deployDelay))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"versions": out, "total": len(a.versions), "page": pageNo, "per_page": perPage})
+	s.withAction(w, r, settleReads, func(a *actionRecord, now time.Time) {
+		newest := slices.Clone(a.versions)
+		slices.Reverse(newest)
+		writePage(w, "versions", newest, pageNo, perPage, func(v *versionRecord) map[string]any {
+			return v.json(a, now, s.cfg.deployDelay)
+		})
+	})
 }
 
 // version finds the {versionId} of an action, answering 404 when there is none.
@@ -41,17 +35,11 @@ func version(w http.ResponseWriter, r *http.Request, a *actionRecord) (*versionR
 
 // getVersion answers GET /api/v2/actions/actions/{id}/versions/{versionId}.
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleRead(now)
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	if v, ok := version(w, r, a); ok {
-		writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
-	}
+	s.withAction(w, r, settleReads, func(a *actionRecord, now time.Time) {
+		if v, ok := version(w, r, a); ok {
+			writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
+		}
+	})
 }
 
 // deployVersion answers POST /api/v2/actions/actions/{id}/versions/{versionId}/deploy, a rollback:
@@ -61,28 +49,23 @@ func (s *Server) deployVersion(w http.ResponseWriter, r *http.Request) {
 		UpdateDraft bool `json:"update_draft"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&body) // the body is optional
-	now := time.Now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.action(w, r)
-	if !ok {
-		return
-	}
-	old, ok := version(w, r, a)
-	if !ok {
-		return
-	}
-	v := &versionRecord{
-		id: randomUUID(), number: len(a.versions) + 1, code: old.code, runtime: old.runtime,
-		deps: old.deps, secrets: old.secrets, triggers: old.triggers, created: now,
-		liveAt: now.Add(s.cfg.deployDelay),
-	}
-	a.versions = append(a.versions, v)
-	a.deployed, a.allDeployed = v, false
-	if body.UpdateDraft {
-		a.code, a.runtime, a.deps, a.triggers, a.updated, a.allDeployed = old.code, old.runtime, old.deps, old.triggers, now, true
-	}
-	writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
+	s.withAction(w, r, noSettle, func(a *actionRecord, now time.Time) {
+		old, ok := version(w, r, a)
+		if !ok {
+			return
+		}
+		v := &versionRecord{
+			id: randomUUID(), number: len(a.versions) + 1, code: old.code, runtime: old.runtime,
+			deps: old.deps, secrets: old.secrets, triggers: old.triggers, created: now,
+			liveAt: now.Add(s.cfg.deployDelay),
+		}
+		a.versions = append(a.versions, v)
+		a.deployed, a.allDeployed = v, false
+		if body.UpdateDraft {
+			a.code, a.runtime, a.deps, a.triggers, a.updated, a.allDeployed = old.code, old.runtime, old.deps, old.triggers, now, true
+		}
+		writeJSON(w, http.StatusOK, v.json(a, now, s.cfg.deployDelay))
+	})
 }
 
 // listTriggers answers GET /api/v2/actions/triggers.

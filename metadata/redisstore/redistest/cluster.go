@@ -75,13 +75,7 @@ func (c *Cluster) create() error {
 }
 
 // Addrs returns the nodes' "127.0.0.1:PORT" addresses, for a cluster client's seed list.
-func (c *Cluster) Addrs() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.Addr()
-	}
-	return out
-}
+func (c *Cluster) Addrs() []string { return addrs(c.nodes) }
 
 // Nodes returns the cluster's servers.
 func (c *Cluster) Nodes() []*Server { return c.nodes }
@@ -143,6 +137,8 @@ func (c *Cluster) MoveSlot(slot int, to *Server) {
 	}
 }
 
+// moveSlot moves slot to to as redis-cli --cluster reshard does: mark it importing and migrating,
+// migrate its keys, assign it on every node (the two parties first), and wait until all agree.
 func (c *Cluster) moveSlot(slot int, to *Server) error {
 	from, err := c.slotOwner(c.nodes[0], slot)
 	if err != nil || from == to {
@@ -163,22 +159,8 @@ func (c *Cluster) moveSlot(slot int, to *Server) error {
 	if _, err := from.Do("CLUSTER", "SETSLOT", s, "MIGRATING", toID.(string)); err != nil {
 		return err
 	}
-	for {
-		reply, err := from.Do("CLUSTER", "GETKEYSINSLOT", s, "100")
-		if err != nil {
-			return err
-		}
-		keys, _ := reply.([]any)
-		if len(keys) == 0 {
-			break
-		}
-		args := []string{"MIGRATE", "127.0.0.1", strconv.Itoa(to.Port()), "", "0", "5000", "KEYS"}
-		for _, k := range keys {
-			args = append(args, k.(string))
-		}
-		if _, err := from.Do(args...); err != nil {
-			return err
-		}
+	if err := migrateKeys(from, to, s); err != nil {
+		return err
 	}
 	order := []*Server{to, from}
 	for _, n := range c.nodes {
@@ -191,6 +173,32 @@ func (c *Cluster) moveSlot(slot int, to *Server) error {
 			return err
 		}
 	}
+	return c.waitOwner(slot, to)
+}
+
+// migrateKeys moves every key of slot from from to to, 100 at a time.
+func migrateKeys(from, to *Server, slot string) error {
+	for {
+		reply, err := from.Do("CLUSTER", "GETKEYSINSLOT", slot, "100")
+		if err != nil {
+			return err
+		}
+		keys, _ := reply.([]any)
+		if len(keys) == 0 {
+			return nil
+		}
+		args := []string{"MIGRATE", "127.0.0.1", strconv.Itoa(to.Port()), "", "0", "5000", "KEYS"}
+		for _, k := range keys {
+			args = append(args, k.(string))
+		}
+		if _, err := from.Do(args...); err != nil {
+			return err
+		}
+	}
+}
+
+// waitOwner waits until every node sees to as the owner of slot.
+func (c *Cluster) waitOwner(slot int, to *Server) error {
 	return waitFor(10*time.Second, func() error {
 		for _, n := range c.nodes {
 			owner, err := c.slotOwner(n, slot)

@@ -55,16 +55,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 func (s *Sentinel) MasterName() string { return SentinelMaster }
 
 // Addrs returns the Sentinels' addresses.
-func (s *Sentinel) Addrs() []string {
-	out := make([]string, len(s.sentinels))
-	for i, n := range s.sentinels {
-		out[i] = n.Addr()
-	}
-	return out
-}
-
-// Sentinels returns the three Sentinel processes.
-func (s *Sentinel) Sentinels() []*Server { return s.sentinels }
+func (s *Sentinel) Addrs() []string { return addrs(s.sentinels) }
 
 // Servers returns the two data servers: the initial master and the initial replica.
 func (s *Sentinel) Servers() []*Server { return s.data }

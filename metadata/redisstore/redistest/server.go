@@ -96,11 +96,17 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // URL returns "redis://127.0.0.1:PORT".
 func (s *Server) URL() string { return "redis://" + s.Addr() }
 
+// addrs returns the servers' addresses, in order.
+func addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, n := range servers {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
 // Port returns the server's TCP port; it stays the same across Restart.
 func (s *Server) Port() int { return s.port }
-
-// Dir returns the server's working directory (--dir).
-func (s *Server) Dir() string { return s.spec.dir }
 
 // Do sends one command on a fresh connection and returns the reply: string, int64, []any, nil,
 // or a ReplyError for an error reply. It is meant for setting up and inspecting a test's server.
@@ -146,9 +152,6 @@ func (s *Server) Running() bool {
 	defer s.mu.Unlock()
 	return s.proc != nil
 }
-
-// Log returns the tail of the server's output, for failure messages.
-func (s *Server) Log() string { return s.log.String() }
 
 func (s *Server) signal(sig os.Signal) {
 	s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management"
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // action is what Deploy needs of an Action, whichever go-auth0 type it came in.
@@ -116,10 +117,11 @@ func (t *tenant) findAction(ctx context.Context, name string) (*action, error) {
 	return &a, err
 }
 
-func (t *tenant) getAction(ctx context.Context, id string) (action, error) {
+// actionCall makes one Actions call through t.do and converts the Action it answers.
+func actionCall[V actionView](ctx context.Context, t *tenant, op string, call func(...option.RequestOption) (V, error)) (action, error) {
 	var out action
-	err := t.do(ctx, "get action", func(opts ...option.RequestOption) error {
-		a, err := t.api.Actions.Get(ctx, id, opts...)
+	err := t.do(ctx, op, func(opts ...option.RequestOption) error {
+		a, err := call(opts...)
 		if err == nil {
 			out = toAction(a)
 		}
@@ -128,20 +130,20 @@ func (t *tenant) getAction(ctx context.Context, id string) (action, error) {
 	return out, err
 }
 
+func (t *tenant) getAction(ctx context.Context, id string) (action, error) {
+	return actionCall(ctx, t, "get action", func(opts ...option.RequestOption) (*management.GetActionResponseContent, error) {
+		return t.api.Actions.Get(ctx, id, opts...)
+	})
+}
+
 func (t *tenant) createAction(ctx context.Context, d desired) (action, error) {
 	req := &management.CreateActionRequestContent{
 		Name: d.name, SupportedTriggers: d.triggers(), Code: &d.code, Runtime: &d.runtime,
 		Secrets: d.secretRequests(),
 	}
-	var out action
-	err := t.do(ctx, "create action", func(opts ...option.RequestOption) error {
-		a, err := t.api.Actions.Create(ctx, req, opts...)
-		if err == nil {
-			out = toAction(a)
-		}
-		return err
+	return actionCall(ctx, t, "create action", func(opts ...option.RequestOption) (*management.CreateActionResponseContent, error) {
+		return t.api.Actions.Create(ctx, req, opts...)
 	})
-	return out, err
 }
 
 // updateAction sends the desired code, runtime and every secret with its value (Auth0 replaces the
@@ -156,15 +158,9 @@ func (t *tenant) updateAction(ctx context.Context, cur action, d desired) (actio
 	if cur.Dependencies > 0 {
 		req.SetDependencies([]*management.ActionVersionDependency{})
 	}
-	var out action
-	err := t.do(ctx, "update action", func(opts ...option.RequestOption) error {
-		a, err := t.api.Actions.Update(ctx, id, req, opts...)
-		if err == nil {
-			out = toAction(a)
-		}
-		return err
+	return actionCall(ctx, t, "update action", func(opts ...option.RequestOption) (*management.UpdateActionResponseContent, error) {
+		return t.api.Actions.Update(ctx, id, req, opts...)
 	})
-	return out, err
 }
 
 // version is a deployed version of an Action.
@@ -265,7 +261,7 @@ func (t *tenant) setBindings(ctx context.Context, list []Binding, deadline time.
 			return err
 		}
 		fmt.Fprintf(t.progress, "  the action is still deploying; binding again in %s\n", interval)
-		if err := sleep(ctx, min(interval, time.Until(deadline))); err != nil {
+		if err := metadata.Sleep(ctx, min(interval, time.Until(deadline))); err != nil {
 			return err
 		}
 		interval = min(interval*2, maxPoll)

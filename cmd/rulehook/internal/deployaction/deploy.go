@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // Change is what Deploy does (or, in a dry run, would do) to the Action itself.
@@ -53,15 +54,7 @@ type plan struct {
 // wrapped), an *APIError for a refused or failed call (the token request included), or ctx's
 // error. Whatever failed, running Deploy again is safe and continues from the tenant's state.
 func Deploy(ctx context.Context, o Options) (Result, error) {
-	c, err := o.withDefaults()
-	if err != nil {
-		return Result{}, err
-	}
-	t, err := connect(ctx, c)
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := makePlan(ctx, t, c)
+	c, t, p, err := start(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
@@ -74,6 +67,21 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 		fmt.Fprintln(c.Progress, "done")
 	}
 	return res, err
+}
+
+// start checks o, connects to the tenant and reads what there is to do: the steps Deploy and
+// Inspect begin with.
+func start(ctx context.Context, o Options) (config, *tenant, plan, error) {
+	c, err := o.withDefaults()
+	if err != nil {
+		return c, nil, plan{}, err
+	}
+	t, err := connect(ctx, c)
+	if err != nil {
+		return c, nil, plan{}, err
+	}
+	p, err := makePlan(ctx, t, c)
+	return c, t, p, err
 }
 
 func makePlan(ctx context.Context, t *tenant, c config) (plan, error) {
@@ -306,7 +314,7 @@ func waitStatus(ctx context.Context, deadline time.Time, what, status, want stri
 		if left <= 0 {
 			return fmt.Errorf("%w: %s is still %s", ErrBuildTimeout, what, orNone(status))
 		}
-		if err := sleep(ctx, min(interval, left)); err != nil {
+		if err := metadata.Sleep(ctx, min(interval, left)); err != nil {
 			return err
 		}
 		interval = min(interval*2, maxPoll)

@@ -28,15 +28,7 @@ type State struct {
 // *APIError, or ctx's error.
 func Inspect(ctx context.Context, o Options) (State, error) {
 	o.DryRun = true
-	c, err := o.withDefaults()
-	if err != nil {
-		return State{}, err
-	}
-	t, err := connect(ctx, c)
-	if err != nil {
-		return State{}, err
-	}
-	p, err := makePlan(ctx, t, c)
+	_, _, p, err := start(ctx, o)
 	if err != nil || p.current == nil {
 		return State{}, err
 	}

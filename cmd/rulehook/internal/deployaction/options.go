@@ -67,12 +67,6 @@ type Options struct {
 	RequestTimeout time.Duration
 }
 
-// SecretNames returns the secret names the Action reads (the actions.Secret* constants), the
-// required ones first: RULEHOOK_URL, CALLOUT_SECRET, CLAIM_NAMESPACE. They are the names of the
-// matching rulehook settings too (CALLOUT_SECRET, CALLOUT_AUDIENCE, CALLOUT_ISSUER, AUTH0_DOMAIN),
-// so a command may fill Options.Secrets from its environment by these names.
-func SecretNames() []string { return slices.Clone(knownSecrets) }
-
 // knownSecrets are the names post-login.js reads; required ones first.
 var knownSecrets = []string{
 	actions.SecretRulehookURL, actions.SecretCalloutSecret, actions.SecretClaimNamespace,

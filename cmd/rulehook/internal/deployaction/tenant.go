@@ -16,6 +16,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
 
+	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
@@ -123,7 +124,7 @@ func (t *tenant) do(ctx context.Context, op string, call func(opts ...option.Req
 		}
 		wait := rateLimitWait(header, time.Now())
 		fmt.Fprintf(t.progress, "  rate limited (%s); waiting %s\n", op, wait.Round(time.Millisecond))
-		if err := sleep(ctx, wait); err != nil {
+		if err := metadata.Sleep(ctx, wait); err != nil {
 			return t.wrap(op, err)
 		}
 	}
@@ -188,16 +189,4 @@ func rateLimitWait(h http.Header, now time.Time) time.Duration {
 		return time.Second
 	}
 	return min(max(time.Unix(reset, 0).Sub(now), 100*time.Millisecond), maxRateLimitWait)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
