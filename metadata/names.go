@@ -40,3 +40,7 @@ func validateKeys(path string, v any) error {
 	}
 	return nil
 }
+
+// MaxJTIBytes bounds a callout token's jti: the edge refuses a longer one, and the store keeps
+// it as part of a Redis key.
+const MaxJTIBytes = 256

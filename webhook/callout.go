@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rulehook/rulehook/metadata"
 )
-
-// MaxJTIBytes bounds a callout token's jti (it becomes part of a Redis key).
-const MaxJTIBytes = 256
 
 // bshLen is the length of an unpadded base64url SHA-256.
 var bshLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
@@ -60,7 +58,7 @@ func (c *jwtCalloutClaims) Validate() error {
 // validateCalloutIDs checks the claims both paths require beyond the registered ones.
 func validateCalloutIDs(jti, sub, bsh string) error {
 	switch {
-	case jti == "" || len(jti) > MaxJTIBytes:
+	case jti == "" || len(jti) > metadata.MaxJTIBytes:
 		return errNoJTI
 	case sub == "":
 		return errNoSubject

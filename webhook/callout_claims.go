@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rulehook/rulehook/metadata"
 )
 
 // fastClaims reads a callout token's claims without reflection, for the fast path
@@ -172,7 +173,7 @@ func (v calloutVerifier) validateFast(fc *fastClaims, js []byte) error {
 		return errLifetime
 	}
 	switch jti := fc.str[claimJTI]; {
-	case jti.end == jti.start || jti.end-jti.start > MaxJTIBytes:
+	case jti.end == jti.start || jti.end-jti.start > metadata.MaxJTIBytes:
 		return errNoJTI
 	case len(fc.bytes(js, claimSub)) == 0:
 		return errNoSubject

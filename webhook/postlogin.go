@@ -191,30 +191,8 @@ func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, li loginI
 	case s.cfg.WriteMode == WriteModeAction:
 		resp.WrittenBy, reason = writtenByAction, reasonAction
 	default:
-		out, err := writeWithin(ctx, s.deps.Writer, metadata.Write{
-			UserID:    user.ID,
-			Patch:     d.Patch,
-			Reason:    metadata.ReasonLogin,
-			RequestID: requestIDOf(c),
-			Before:    user,
-		})
-		if err != nil {
-			if !s.cfg.FailOpen {
-				return outcomeError, reasonManagementAPI, unavailable("the user cannot be updated", err)
-			}
-			s.logWarn(c, "write failed, current roles kept", errAttr(err, user.ID))
-			resp.Roles = user.Roles()
-			resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
-			degraded = notWritten(degraded, err)
-			break
-		}
-		resp.WrittenBy, reason = writtenByRulehook, reasonWritten
-		switch out {
-		case metadata.Queued: // CONTRACT "Degraded answers": the Management API was not reached
-			reason = reasonQueued
-			degraded = append(degraded, degradedManagementAPI)
-		case metadata.Merged: // behind the user's pending write: nothing failed
-			reason = reasonQueued
+		if reason, degraded, err = s.persist(ctx, c, user, d, &resp, degraded); err != nil {
+			return outcomeError, reason, err
 		}
 	}
 
@@ -229,6 +207,35 @@ func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, li loginI
 		st.add(slog.String("written_by", resp.WrittenBy))
 	}
 	return outcome, reason, writeAnswer(c, &resp)
+}
+
+// persist PATCHes what d changes (management mode) and sets the answer's writer, or, when the
+// write could be neither made nor queued, the current roles (open policy) or an error (closed).
+func (s *Server) persist(ctx context.Context, c echo.Context, user metadata.User, d metadata.Decision, resp *loginResponse, degraded []string) (reason string, _ []string, err error) {
+	out, err := writeWithin(ctx, s.deps.Writer, metadata.Write{
+		UserID:    user.ID,
+		Patch:     d.Patch,
+		Reason:    metadata.ReasonLogin,
+		RequestID: requestIDOf(c),
+		Before:    user,
+	})
+	if err != nil {
+		if !s.cfg.FailOpen {
+			return reasonManagementAPI, degraded, unavailable("the user cannot be updated", err)
+		}
+		s.logWarn(c, "write failed, current roles kept", errAttr(err, user.ID))
+		resp.Roles = user.Roles()
+		resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
+		return reasonUnchanged, notWritten(degraded, err), nil
+	}
+	resp.WrittenBy = writtenByRulehook
+	switch out {
+	case metadata.Queued: // CONTRACT "Degraded answers": the Management API was not reached
+		return reasonQueued, append(degraded, degradedManagementAPI), nil
+	case metadata.Merged: // behind the user's pending write: nothing failed
+		return reasonQueued, degraded, nil
+	}
+	return reasonWritten, degraded, nil
 }
 
 // writeWithin calls w.Write and returns by ctx's deadline even when the writer does not (a

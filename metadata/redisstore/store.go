@@ -15,9 +15,6 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 )
 
-// MaxJTIBytes bounds a callout token's jti, which becomes part of a key.
-const MaxJTIBytes = 256
-
 // Store is rulehook's data in Redis. It is safe for concurrent use. It does not own the client:
 // the caller closes it.
 type Store struct {
@@ -54,8 +51,8 @@ func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Dur
 		return none, err
 	}
 	switch {
-	case jti == "" || len(jti) > MaxJTIBytes:
-		return none, fmt.Errorf("%w: jti must have 1 to %d bytes", metadata.ErrInvalid, MaxJTIBytes)
+	case jti == "" || len(jti) > metadata.MaxJTIBytes:
+		return none, fmt.Errorf("%w: jti must have 1 to %d bytes", metadata.ErrInvalid, metadata.MaxJTIBytes)
 	case ttl <= 0:
 		return none, fmt.Errorf("%w: jti ttl must be positive", metadata.ErrInvalid)
 	}
