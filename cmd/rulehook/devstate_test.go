@@ -175,7 +175,7 @@ func TestCommandsFindTheRunningDev(t *testing.T) {
 	if code != 0 || !strings.Contains(errs+out, "using the running rulehook dev") {
 		t.Errorf("reconcile --dry-run next to dev = exit %d\n%s%s", code, out, errs)
 	}
-	code, out, errs = rulehook(t, nil, "token", "--state", state, "--user", "auth0|nobody")
+	code, _, errs = rulehook(t, nil, "token", "--state", state, "--user", "auth0|nobody")
 	if code == 0 || !strings.Contains(errs, "rulehook login --user 'auth0|nobody'") {
 		t.Errorf("token for a user dev does not have = exit %d %q; want a hint to log them in", code, errs)
 	}
