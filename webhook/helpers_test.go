@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 var (
@@ -412,22 +413,7 @@ func errorOf(t testing.TB, rec *httptest.ResponseRecorder) errorBody {
 }
 
 // logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testkit.SyncBuffer }
 
 // lines returns the decoded log lines.
 func (l *logBuffer) lines(t testing.TB) []map[string]any {

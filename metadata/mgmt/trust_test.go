@@ -1,17 +1,16 @@
 package mgmt
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestWorkerDoesNotTrustABadUserBody: a GET that answers 200 with a body that is not the user
@@ -81,22 +80,7 @@ func TestUserAndListingMatchKeysExactly(t *testing.T) {
 }
 
 // logBuffer collects a Writer's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testkit.SyncBuffer }
 
 // errorLines returns the ERROR lines that contain s.
 func (l *logBuffer) errorLines(s string) int {
