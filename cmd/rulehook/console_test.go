@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,5 +266,21 @@ func TestConsoleIsAccessible(t *testing.T) {
 	}
 	if widths[0] > widths[1] {
 		t.Errorf("at 640 CSS px the page is %d px wide; want no horizontal scroll", widths[0])
+	}
+}
+
+// TestServeHasNoConsole: the console and its endpoints exist only in dev; serve answers them as
+// any unknown route.
+func TestServeHasNoConsole(t *testing.T) {
+	s := startStack(t, nil)
+	for _, path := range []string{"/", "/dev/console.js", "/dev/api/users", "/dev/api/status"} {
+		resp, err := http.Get(s.url + path) // not s.client: these are outside the OpenAPI document on purpose
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("serve: GET %s = %d; want 404", path, resp.StatusCode)
+		}
 	}
 }
