@@ -165,12 +165,25 @@ func (s *Server) requireAppToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return tokenError("the access token is not valid", err, false)
 		}
-		c.Set(callerKey, caller)
+		setCaller(c, caller)
 		return next(c)
 	}
 }
 
+// setCaller records the caller in the request's state (which costs no allocation), or in
+// echo's store when the edge is not in front.
+func setCaller(c echo.Context, caller string) {
+	if st := stateOf(c); st != nil {
+		st.caller = caller
+		return
+	}
+	c.Set(callerKey, caller)
+}
+
 func callerOf(c echo.Context) string {
+	if st := stateOf(c); st != nil {
+		return st.caller
+	}
 	id, _ := c.Get(callerKey).(string)
 	return id
 }

@@ -43,7 +43,7 @@ const nTimeClaims = 3
 
 var claimNames = [...]string{"iss", "sub", "jti", "bsh", "exp", "iat", "nbf", "aud"}
 
-// parseFastClaims reads js, a JSON value json.Valid accepted.
+// parseFastClaims reads js, a JSON value validJSON accepted.
 func parseFastClaims(js []byte) (fc fastClaims, ok bool) {
 	ok = members(js, func(key, val []byte) bool {
 		name, plain := plainString(key)

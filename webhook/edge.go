@@ -21,11 +21,12 @@ const MaxRequestIDBytes = 128
 // reqState is what the edge knows about one request: its id, and what the handler wants on the
 // request's single log line.
 type reqState struct {
-	id    string
-	attrs []slog.Attr
-	err   error // internal cause of a failure, logged once
-	quiet bool  // a routine success (a login that changed nothing): logged at debug
-	buf   [8]slog.Attr
+	id     string
+	caller string // the app API's authenticated caller (requireAppToken)
+	attrs  []slog.Attr
+	err    error // internal cause of a failure, logged once
+	quiet  bool  // a routine success (a login that changed nothing): logged at debug
+	buf    [8]slog.Attr
 }
 
 func (st *reqState) add(attrs ...slog.Attr) { st.attrs = append(st.attrs, attrs...) }

@@ -42,7 +42,7 @@ var (
 // decodeEvent decodes a callout body: one JSON object, nothing after it.
 func decodeEvent(body []byte) (eventRequest, error) {
 	var ev eventRequest
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return ev, errBadJSON
 	}
 	var err error

@@ -5,12 +5,12 @@ import (
 	"unicode/utf8"
 )
 
-// A small walker over JSON that json.Valid has already accepted. The callout's token claims and
-// its event are read with it instead of encoding/json's reflection for two reasons: speed (the
-// hot path reads a handful of keys out of a few hundred bytes), and exactness (encoding/json
-// matches struct fields case-insensitively, while Auth0's keys are case-sensitive: CONTRACT rule
-// 7). Every function assumes valid JSON; on anything else its result is unspecified but it never
-// reads out of bounds.
+// A small walker over JSON that validJSON (jsonvalid.go) has already accepted. The callout's
+// token claims and its event are read with it instead of encoding/json's reflection for two
+// reasons: speed (the hot path reads a handful of keys out of a few hundred bytes), and
+// exactness (encoding/json matches struct fields case-insensitively, while Auth0's keys are
+// case-sensitive: CONTRACT rule 7). Every function assumes valid JSON; on anything else its
+// result is unspecified but it never reads out of bounds.
 
 // skipSpace returns the index of the first non-space byte of b at or after i.
 func skipSpace(b []byte, i int) int {

@@ -82,7 +82,10 @@ func Open(opts Options) (redis.UniversalClient, error) {
 		DialerRetries:         1,
 		MaxRetries:            retries,
 		MinRetryBackoff:       5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
-		PoolSize: opts.PoolSize,
+		PoolSize:       opts.PoolSize,
+		Protocol:       protocol,
+		ReadBufferSize: bufferSize, WriteBufferSize: bufferSize,
+		PipelineReadBufferSize: bufferSize, PipelineWriteBufferSize: bufferSize,
 	}
 	if opts.URL == "" {
 		return redis.NewUniversalClient(u), nil
@@ -101,8 +104,28 @@ func Open(opts Options) (redis.UniversalClient, error) {
 	if o.Dialer == nil {
 		o.Dialer = dialerFor(o.DialTimeout, o.TLSConfig)
 	}
+	o.Protocol = cmp.Or(o.Protocol, u.Protocol)
+	for _, n := range []*int{&o.ReadBufferSize, &o.WriteBufferSize, &o.PipelineReadBufferSize, &o.PipelineWriteBufferSize} {
+		*n = cmp.Or(*n, bufferSize)
+	}
 	return redis.NewClient(o), nil
 }
+
+// protocol is the Redis protocol version spoken, RESP2, and why: rulehook uses none of RESP3's
+// additions (push notifications, client-side caching, maintenance notifications), and under
+// RESP3 go-redis drains pending push notifications before reading every reply, on the login's
+// hot path. The replies rulehook reads (strings, integers, arrays) are the same in both. A URL's
+// protocol=3 is honoured.
+const protocol = 2
+
+// bufferSize sizes each connection's read and write buffers, regular and pipelined, and why:
+// go-redis's defaults are 32 KiB (128 KiB for its pipeline pool) per direction and connection,
+// about 4 MiB resident for the pools under load, while rulehook's commands and replies are a
+// few hundred bytes. A longer reply or batch still works: go-redis reads a line longer than
+// the buffer in pieces and reads bulk strings straight into their own slice, and a batch longer
+// than the buffer is written in several writes. A URL's pipeline_read_buffer_size and
+// pipeline_write_buffer_size are honoured.
+const bufferSize = 8 << 10
 
 // dialerFor returns a dialer for plain TCP whose connections go-redis does not probe each time
 // it takes one from the pool, and why: go-redis v9.23 has no option to turn that probe off, and
