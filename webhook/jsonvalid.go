@@ -42,32 +42,42 @@ func validJSON(b []byte) bool {
 				return false
 			}
 		}
-		// A value ended just before b[i]: close brackets, then expect the next value.
-		for {
-			i = skipSpace(b, i)
-			if len(stack) == 0 {
-				return i == len(b)
-			}
-			if i >= len(b) {
-				return false
-			}
-			top := stack[len(stack)-1]
-			if b[i] == closing(top) {
-				stack = stack[:len(stack)-1]
-				i++
-				continue
-			}
-			if b[i] != ',' {
-				return false
-			}
-			i = skipSpace(b, i+1)
-			if top == '{' {
-				if i = objectKey(b, i); i < 0 {
-					return false
-				}
-			}
-			break
+		// A value ended just before b[i].
+		var done, ok bool
+		if i, stack, done, ok = afterValue(b, i, stack); done || !ok {
+			return done && ok
 		}
+	}
+}
+
+// afterValue reads what follows a value that ended just before b[i]: the brackets it closes, then
+// a comma and, in an object, the next key. It returns where the next value starts; done when the
+// outermost value has ended (ok: only space follows it); ok false for anything else.
+func afterValue(b []byte, i int, stack []byte) (next int, rest []byte, done, ok bool) {
+	for {
+		i = skipSpace(b, i)
+		if len(stack) == 0 {
+			return i, stack, true, i == len(b)
+		}
+		if i >= len(b) {
+			return i, stack, false, false
+		}
+		top := stack[len(stack)-1]
+		if b[i] == closing(top) {
+			stack = stack[:len(stack)-1]
+			i++
+			continue
+		}
+		if b[i] != ',' {
+			return i, stack, false, false
+		}
+		i = skipSpace(b, i+1)
+		if top == '{' {
+			if i = objectKey(b, i); i < 0 {
+				return i, stack, false, false
+			}
+		}
+		return i, stack, false, true
 	}
 }
 
