@@ -8,15 +8,18 @@ import (
 	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 func checkSelectors(r *rendered, spec overlaySpec) []string {
 	var p []string
-	for _, d := range r.deployments {
+	for _, d := range all[*appsv1.Deployment](r) {
 		if !selects(d.Spec.Selector, d.Spec.Template.Labels) {
 			p = append(p, fmt.Sprintf("Deployment %s selector does not match its own pods", d.Name))
 		}
@@ -26,7 +29,7 @@ func checkSelectors(r *rendered, spec overlaySpec) []string {
 			}
 		}
 	}
-	for _, s := range r.services {
+	for _, s := range all[*corev1.Service](r) {
 		p = append(p, serviceSelects(r, s)...)
 	}
 	return append(p, withApp(r, func(a app) []string {
@@ -44,7 +47,7 @@ func checkSelectors(r *rendered, spec overlaySpec) []string {
 			})
 		}
 		appPDBs := 0
-		for _, pdb := range r.pdbs {
+		for _, pdb := range all[*policyv1.PodDisruptionBudget](r) {
 			if !selects(pdb.Spec.Selector, own) {
 				continue
 			}
@@ -58,7 +61,7 @@ func checkSelectors(r *rendered, spec overlaySpec) []string {
 			p = append(p, fmt.Sprintf("%d PodDisruptionBudgets select the %s pods; want 1", appPDBs, appName))
 		}
 		appHPAs := 0
-		for _, h := range r.hpas {
+		for _, h := range all[*autoscalingv2.HorizontalPodAutoscaler](r) {
 			ref := h.Spec.ScaleTargetRef
 			target := r.deployment(ref.Name)
 			if ref.Kind != "Deployment" || ref.APIVersion != "apps/v1" || target == nil {
@@ -79,7 +82,7 @@ func checkSelectors(r *rendered, spec overlaySpec) []string {
 		if appHPAs != 1 {
 			p = append(p, fmt.Sprintf("%d HorizontalPodAutoscalers scale the %s Deployment; want 1", appHPAs, appName))
 		}
-		for _, np := range r.netpols {
+		for _, np := range all[*networkingv1.NetworkPolicy](r) {
 			if len(selectedDeployments(r, func(l map[string]string) bool { return selects(&np.Spec.PodSelector, l) })) == 0 {
 				p = append(p, fmt.Sprintf("NetworkPolicy %s selects no pods in the render", np.Name))
 			}
@@ -124,7 +127,7 @@ func serviceSelects(r *rendered, s *corev1.Service) []string {
 
 func appPolicies(r *rendered, a app) []*networkingv1.NetworkPolicy {
 	var out []*networkingv1.NetworkPolicy
-	for _, np := range r.netpols {
+	for _, np := range all[*networkingv1.NetworkPolicy](r) {
 		if selects(&np.Spec.PodSelector, a.podLabels()) {
 			out = append(out, np)
 		}
@@ -328,7 +331,7 @@ func inNamespaceRedis(r *rendered, a app) []string {
 	sel := labels.SelectorFromSet(s.Spec.Selector)
 	for _, d := range selectedDeployments(r, func(l map[string]string) bool { return sel.Matches(labels.Set(l)) }) {
 		target, _ := containerPort(&d.Spec.Template.Spec, s.Spec.Ports[i].TargetPort)
-		for _, np := range r.netpols {
+		for _, np := range all[*networkingv1.NetworkPolicy](r) {
 			if !selects(&np.Spec.PodSelector, d.Spec.Template.Labels) || !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -21,15 +22,12 @@ func checkObjects(r *rendered, spec overlaySpec) []string {
 	if r.serviceAccount(appName) == nil {
 		p = append(p, "no ServiceAccount named "+appName)
 	}
-	for _, want := range []struct {
-		kind string
-		n    int
-	}{{"PodDisruptionBudget", len(r.pdbs)}, {"HorizontalPodAutoscaler", len(r.hpas)}, {"NetworkPolicy", len(r.netpols)}, {"ConfigMap", len(r.configMaps)}} {
-		if want.n == 0 {
-			p = append(p, "no "+want.kind)
+	for _, kind := range []string{"policy/v1/PodDisruptionBudget", "autoscaling/v2/HorizontalPodAutoscaler", "networking.k8s.io/v1/NetworkPolicy", "v1/ConfigMap"} {
+		if !slices.ContainsFunc(r.objects, func(o object) bool { return o.kind == kind }) {
+			p = append(p, "no "+kind)
 		}
 	}
-	if !slices.ContainsFunc(r.namespaces, func(n *corev1.Namespace) bool { return n.Name == spec.namespace }) {
+	if !slices.ContainsFunc(all[*corev1.Namespace](r), func(n *corev1.Namespace) bool { return n.Name == spec.namespace }) {
 		p = append(p, fmt.Sprintf("no Namespace %q", spec.namespace))
 	}
 	for _, o := range r.objects {
@@ -62,7 +60,7 @@ func deref[T any](p *T) any {
 
 func checkPodSecurity(r *rendered, _ overlaySpec) []string {
 	var p []string
-	for _, d := range r.deployments {
+	for _, d := range all[*appsv1.Deployment](r) {
 		ps := &d.Spec.Template.Spec
 		who := "Deployment " + d.Name
 		if ps.HostNetwork || ps.HostPID || ps.HostIPC {

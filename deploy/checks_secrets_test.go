@@ -32,12 +32,12 @@ func redisURLWithPassword(v string) bool {
 
 func checkSecrets(r *rendered, _ overlaySpec) []string {
 	var p []string
-	for _, s := range r.secrets {
+	for _, s := range all[*corev1.Secret](r) {
 		if len(s.Data) > 0 || len(s.StringData) > 0 {
 			p = append(p, fmt.Sprintf("Secret %s carries data; secret values never go in the repo", s.Name))
 		}
 	}
-	for _, cm := range r.configMaps {
+	for _, cm := range all[*corev1.ConfigMap](r) {
 		for k, v := range cm.Data {
 			if secretLike(k) {
 				p = append(p, fmt.Sprintf("ConfigMap %s holds %s, a secret; use a secretKeyRef", cm.Name, k))

@@ -127,7 +127,7 @@ type podContainer struct {
 
 func allContainers(r *rendered) []podContainer {
 	var out []podContainer
-	for _, d := range r.deployments {
+	for _, d := range all[*appsv1.Deployment](r) {
 		ps := &d.Spec.Template.Spec
 		for i := range ps.InitContainers {
 			out = append(out, podContainer{"Deployment " + d.Name, ps, &ps.InitContainers[i]})
@@ -147,7 +147,7 @@ func selects(sel *metav1.LabelSelector, podLabels map[string]string) bool {
 // selectedDeployments lists the Deployments whose pods sel matches.
 func selectedDeployments(r *rendered, match func(map[string]string) bool) []*appsv1.Deployment {
 	var out []*appsv1.Deployment
-	for _, d := range r.deployments {
+	for _, d := range all[*appsv1.Deployment](r) {
 		if match(d.Spec.Template.Labels) {
 			out = append(out, d)
 		}

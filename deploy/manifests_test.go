@@ -1,16 +1,15 @@
 package deploy
 
 import (
-	"bytes"
-	"context"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -33,10 +32,11 @@ func TestOverlays(t *testing.T) {
 func TestProductionScalesBeyondDev(t *testing.T) {
 	dev := renderCached(t, overlayDir("dev"))
 	prod := renderCached(t, overlayDir("production"))
-	if len(dev.hpas) != 1 || len(prod.hpas) != 1 {
-		t.Fatalf("HPAs: dev %d, production %d; want 1 each", len(dev.hpas), len(prod.hpas))
+	devHPAs, prodHPAs := all[*autoscalingv2.HorizontalPodAutoscaler](dev), all[*autoscalingv2.HorizontalPodAutoscaler](prod)
+	if len(devHPAs) != 1 || len(prodHPAs) != 1 {
+		t.Fatalf("HPAs: dev %d, production %d; want 1 each", len(devHPAs), len(prodHPAs))
 	}
-	if got, want := prod.hpas[0].Spec.MaxReplicas, dev.hpas[0].Spec.MaxReplicas; got <= want {
+	if got, want := prodHPAs[0].Spec.MaxReplicas, devHPAs[0].Spec.MaxReplicas; got <= want {
 		t.Errorf("production maxReplicas = %d; want more than dev's %d", got, want)
 	}
 	if got := *prod.deployment(appName).Spec.Replicas; got < 3 {
@@ -54,7 +54,7 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 	}
 	setConfig := func(r *rendered, k, v string) {
 		a, _ := findApp(r)
-		for _, cm := range r.configMaps {
+		for _, cm := range all[*corev1.ConfigMap](r) {
 			if cm.Name == a.c.EnvFrom[0].ConfigMapRef.Name {
 				cm.Data[k] = v
 			}
@@ -77,9 +77,11 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 		{"readiness on liveness path", func(r *rendered) { container(r).ReadinessProbe.HTTPGet.Path = "/healthz" }, "readiness probe path"},
 		{"listen port moved", func(r *rendered) { setConfig(r, "LISTEN_ADDR", ":9000") }, "LISTEN_ADDR's port"},
 		{"PDB selector typo", func(r *rendered) {
-			r.pdbs[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "rulehoook"
+			all[*policyv1.PodDisruptionBudget](r)[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "rulehoook"
 		}, "PodDisruptionBudgets select"},
-		{"HPA targets nothing", func(r *rendered) { r.hpas[0].Spec.ScaleTargetRef.Name = "rule-hook" }, "HorizontalPodAutoscaler"},
+		{"HPA targets nothing", func(r *rendered) {
+			all[*autoscalingv2.HorizontalPodAutoscaler](r)[0].Spec.ScaleTargetRef.Name = "rule-hook"
+		}, "HorizontalPodAutoscaler"},
 		{"Service selector matches no pods", func(r *rendered) {
 			r.service(appName).Spec.Selector = map[string]string{"app.kubernetes.io/managed-by": "kustomize"}
 		}, "selects no pods"},
@@ -106,17 +108,19 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 				StringData: map[string]string{"CALLOUT_SECRET": "x"},
 			}})
 		}, "carries data"},
-		{"ingress on every port", func(r *rendered) { r.netpols[0].Spec.Ingress[0].Ports = nil }, "admits every port"},
+		{"ingress on every port", func(r *rendered) { all[*networkingv1.NetworkPolicy](r)[0].Spec.Ingress[0].Ports = nil }, "admits every port"},
 		{"ingress to ssh", func(r *rendered) {
 			p := intstr.FromInt32(22)
-			r.netpols[0].Spec.Ingress = append(r.netpols[0].Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: []networkingv1.NetworkPolicyPort{{Port: &p}}})
+			np := all[*networkingv1.NetworkPolicy](r)[0]
+			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: []networkingv1.NetworkPolicyPort{{Port: &p}}})
 		}, "admits ingress to 22"},
 		{"egress anywhere", func(r *rendered) {
-			r.netpols[0].Spec.Egress = append(r.netpols[0].Spec.Egress, networkingv1.NetworkPolicyEgressRule{})
+			np := all[*networkingv1.NetworkPolicy](r)[0]
+			np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{})
 		}, "allows every port"},
 		{"Redis on a port egress forbids", func(r *rendered) { setConfig(r, "REDIS_URL", "redis://redis:6380/0") }, "6380/TCP"},
 		{"Redis policy shuts rulehook out", func(r *rendered) {
-			for _, np := range r.netpols {
+			for _, np := range all[*networkingv1.NetworkPolicy](r) {
 				if np.Name == "redis" {
 					np.Spec.Ingress[0].From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] = "other"
 				}
@@ -158,27 +162,7 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 	}
 	for _, spec := range overlays {
 		t.Run(spec.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			var stderr bytes.Buffer
-			cmd := exec.CommandContext(ctx, kubectl, "kustomize", overlayDir(spec.name))
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("kubectl kustomize %s: %v\n%s", spec.name, err, stderr.String())
-			}
-			var got []string
-			for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-				if len(bytes.TrimSpace(doc)) == 0 {
-					continue
-				}
-				o, err := decodeStrict(doc)
-				if err != nil {
-					t.Fatalf("kubectl kustomize %s: %v", spec.name, err)
-				}
-				got = append(got, o.String())
-			}
-			slices.Sort(got)
+			got := kubectlIDs(t, kubectl, overlayDir(spec.name))
 			want := renderCached(t, overlayDir(spec.name)).ids()
 			if !slices.Equal(got, want) {
 				t.Errorf("kubectl kustomize %s objects = %q; want %q", spec.name, got, want)

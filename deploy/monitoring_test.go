@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	dto "github.com/prometheus/client_model/go"
@@ -62,10 +60,11 @@ func TestMonitoringComponent(t *testing.T) {
 	for _, p := range runChecks(r, overlays[1]) {
 		t.Error(p)
 	}
-	if len(r.serviceMonitors) != 1 || len(r.rules) != 1 {
-		t.Fatalf("ServiceMonitors %d, PrometheusRules %d; want 1 each", len(r.serviceMonitors), len(r.rules))
+	monitors, rules := all[*monitoringv1.ServiceMonitor](r), all[*monitoringv1.PrometheusRule](r)
+	if len(monitors) != 1 || len(rules) != 1 {
+		t.Fatalf("ServiceMonitors %d, PrometheusRules %d; want 1 each", len(monitors), len(rules))
 	}
-	sm, svc := r.serviceMonitors[0], r.service(appName)
+	sm, svc := monitors[0], r.service(appName)
 	if !selects(&sm.Spec.Selector, svc.Labels) {
 		t.Errorf("ServiceMonitor selector %v does not select Service %s (labels %v)", sm.Spec.Selector.MatchLabels, svc.Name, svc.Labels)
 	}
@@ -316,27 +315,7 @@ func TestKubectlKustomizeWithMonitoring(t *testing.T) {
 		t.Skip("kubectl is not on PATH; TestMonitoringComponent renders with the kustomize library")
 	}
 	dir := monitoringOverlay(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize (production with monitoring): %v\n%s", err, stderr.String())
-	}
-	var got []string
-	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		o, err := decodeStrict(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, o.String())
-	}
-	slices.Sort(got)
+	got := kubectlIDs(t, kubectl, dir)
 	r, err := renderDir(dir)
 	if err != nil {
 		t.Fatal(err)

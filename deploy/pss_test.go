@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
@@ -26,7 +27,7 @@ var pssEvaluator = func() policy.Evaluator {
 func checkPodSecurityStandard(r *rendered, spec overlaySpec) []string {
 	var p []string
 	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
-	for _, ns := range r.namespaces {
+	for _, ns := range all[*corev1.Namespace](r) {
 		if ns.Name != spec.namespace {
 			continue
 		}
@@ -40,7 +41,7 @@ func checkPodSecurityStandard(r *rendered, spec overlaySpec) []string {
 			lv = got
 		}
 	}
-	for _, d := range r.deployments {
+	for _, d := range all[*appsv1.Deployment](r) {
 		res := policy.AggregateCheckResults(pssEvaluator.EvaluatePod(lv, &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec))
 		if !res.Allowed {
 			p = append(p, fmt.Sprintf("Deployment %s violates Pod Security %s:%s: %s", d.Name, lv.Level, lv.Version, res.ForbiddenDetail()))

@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -52,22 +55,10 @@ func (o object) String() string {
 	return o.kind + " " + o.obj.GetName()
 }
 
-// rendered is the output of one kustomization, decoded into typed objects and indexed by kind.
+// rendered is the output of one kustomization, decoded into typed objects (see all).
 type rendered struct {
 	dir     string
 	objects []object
-
-	namespaces      []*corev1.Namespace
-	serviceAccounts []*corev1.ServiceAccount
-	configMaps      []*corev1.ConfigMap
-	secrets         []*corev1.Secret
-	services        []*corev1.Service
-	deployments     []*appsv1.Deployment
-	pdbs            []*policyv1.PodDisruptionBudget
-	hpas            []*autoscalingv2.HorizontalPodAutoscaler
-	netpols         []*networkingv1.NetworkPolicy
-	serviceMonitors []*monitoringv1.ServiceMonitor
-	rules           []*monitoringv1.PrometheusRule
 }
 
 // renderDir runs kustomize (the library kubectl embeds) on dir and strictly decodes every object.
@@ -90,6 +81,34 @@ func renderDir(dir string) (*rendered, error) {
 		r.add(o)
 	}
 	return r, nil
+}
+
+// kubectlIDs renders dir with kubectl's own kustomize (`kubectl kustomize dir`), strictly decodes
+// every object it prints, and lists them as rendered.ids does, for a comparison with renderDir.
+func kubectlIDs(t *testing.T, kubectl, dir string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+	}
+	var ids []string
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		o, err := decodeStrict(doc)
+		if err != nil {
+			t.Fatalf("kubectl kustomize %s: %v", dir, err)
+		}
+		ids = append(ids, o.String())
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // decodeStrict decodes one YAML manifest into its typed struct the way the API server's strict
@@ -127,32 +146,18 @@ func decodeStrict(y []byte) (object, error) {
 	return object{kind: kind, obj: obj}, nil
 }
 
-func (r *rendered) add(o object) {
-	r.objects = append(r.objects, o)
-	switch v := o.obj.(type) {
-	case *corev1.Namespace:
-		r.namespaces = append(r.namespaces, v)
-	case *corev1.ServiceAccount:
-		r.serviceAccounts = append(r.serviceAccounts, v)
-	case *corev1.ConfigMap:
-		r.configMaps = append(r.configMaps, v)
-	case *corev1.Secret:
-		r.secrets = append(r.secrets, v)
-	case *corev1.Service:
-		r.services = append(r.services, v)
-	case *appsv1.Deployment:
-		r.deployments = append(r.deployments, v)
-	case *policyv1.PodDisruptionBudget:
-		r.pdbs = append(r.pdbs, v)
-	case *autoscalingv2.HorizontalPodAutoscaler:
-		r.hpas = append(r.hpas, v)
-	case *networkingv1.NetworkPolicy:
-		r.netpols = append(r.netpols, v)
-	case *monitoringv1.ServiceMonitor:
-		r.serviceMonitors = append(r.serviceMonitors, v)
-	case *monitoringv1.PrometheusRule:
-		r.rules = append(r.rules, v)
+func (r *rendered) add(o object) { r.objects = append(r.objects, o) }
+
+// all returns the rendered objects of type T, one of the kinds' structs (*appsv1.Deployment, ...),
+// in the order kustomize emitted them.
+func all[T metav1.Object](r *rendered) []T {
+	var out []T
+	for _, o := range r.objects {
+		if v, ok := o.obj.(T); ok {
+			out = append(out, v)
+		}
 	}
+	return out
 }
 
 // ids lists every object as "apiVersion/kind namespace/name", sorted.
@@ -165,11 +170,15 @@ func (r *rendered) ids() []string {
 	return out
 }
 
-func (r *rendered) deployment(name string) *appsv1.Deployment { return named(r.deployments, name) }
-func (r *rendered) service(name string) *corev1.Service       { return named(r.services, name) }
-func (r *rendered) configMap(name string) *corev1.ConfigMap   { return named(r.configMaps, name) }
+func (r *rendered) deployment(name string) *appsv1.Deployment {
+	return named(all[*appsv1.Deployment](r), name)
+}
+func (r *rendered) service(name string) *corev1.Service { return named(all[*corev1.Service](r), name) }
+func (r *rendered) configMap(name string) *corev1.ConfigMap {
+	return named(all[*corev1.ConfigMap](r), name)
+}
 func (r *rendered) serviceAccount(name string) *corev1.ServiceAccount {
-	return named(r.serviceAccounts, name)
+	return named(all[*corev1.ServiceAccount](r), name)
 }
 
 // named returns the object called name, or nil.

@@ -19,8 +19,6 @@ import (
 	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
-const alice = "auth0|alice"
-
 // TestCalloutRejections covers every rejection of CONTRACT.md: its status, and no side effect
 // (the jti is not claimed, Redis is not asked, nothing is written).
 func TestCalloutRejections(t *testing.T) {

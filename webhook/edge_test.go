@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rulehook/rulehook/metadata"
@@ -237,30 +236,6 @@ func TestMetricsRegistry(t *testing.T) {
 	}
 }
 
-func TestNewValidatesEverything(t *testing.T) {
-	_, err := New(Config{MaxBodyBytes: -1, CalloutSecrets: [][]byte{[]byte("short")}, APIKeyfunc: nilKeyfunc,
-		LegacySecret: []byte("x")}, Deps{})
-	if err == nil {
-		t.Fatal("New(zero) = nil error; want every problem listed")
-	}
-	for _, want := range []string{
-		"policy", "write mode", "callout secret 0", "callout audience", "callout issuer", "max body bytes",
-		"api audience", "api issuer", "legacy secret", "legacy audience", "Logins", "Plays", "App", "Pinger",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("New error lacks %q:\n%v", want, err)
-		}
-	}
-
-	deps, _, _ := fakeDeps()
-	deps.Writer, deps.Users = nil, nil
-	if _, err := New(testConfig(), deps); err == nil || !strings.Contains(err.Error(), "Writer is required") {
-		t.Errorf("management mode without a Writer: err = %v; want Writer is required", err)
-	}
-}
-
-func nilKeyfunc(*jwt.Token) (any, error) { return nil, errors.New("no key") }
-
 func TestUserAttrHidesEmails(t *testing.T) {
 	if got := userAttr("auth0|123"); got.Key != "user_id" || got.Value.String() != "auth0|123" {
 		t.Errorf("userAttr(auth0|123) = %v; want user_id auth0|123", got)
@@ -268,5 +243,25 @@ func TestUserAttrHidesEmails(t *testing.T) {
 	got := userAttr("samlp|corp|jane@example.com")
 	if got.Key != "user_id_sha256" || strings.Contains(got.Value.String(), "example.com") || len(got.Value.String()) != 16 {
 		t.Errorf("userAttr(saml id with an email) = %v; want a 16-digit hash under user_id_sha256", got)
+	}
+}
+
+// TestTextAnswersAreNosniff: every plain-text answer carries X-Content-Type-Options: nosniff, so
+// that a genre holding markup is never sniffed as HTML.
+func TestTextAnswersAreNosniff(t *testing.T) {
+	e := newAppEnv(t, nil)
+	if rec := e.do("PUT", "/genres/fav", e.token(alice), `{"genre":"<b>jazz</b>"}`); rec.Code != 200 {
+		t.Fatalf("PUT /genres/fav = %d %s", rec.Code, rec.Body)
+	}
+	for _, path := range []string{"/genres/getFav", "/playlists/getPlays"} {
+		rec := e.do("GET", path, e.token(alice), "")
+		if rec.Code != 200 || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s = %d, X-Content-Type-Options %q; want 200 nosniff", path, rec.Code, rec.Header().Get("X-Content-Type-Options"))
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET /healthz X-Content-Type-Options = %q; want nosniff", rec.Header().Get("X-Content-Type-Options"))
 	}
 }

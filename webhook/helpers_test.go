@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
@@ -31,6 +32,10 @@ var (
 const (
 	testAudience = "https://rulehook.example.com"
 	testIssuer   = "https://rulehook-dev.local/"
+
+	// the users of most tests
+	alice = "auth0|alice"
+	bob   = "google-oauth2|bob"
 )
 
 // testConfig is a valid management-mode, fail-open configuration with a frozen clock.
@@ -247,6 +252,66 @@ func (f *fakeWriter) last() metadata.Write {
 func fakeDeps() (Deps, *fakeStore, *fakeWriter) {
 	st, w := newFakeStore(), newFakeWriter()
 	return Deps{Logins: st, Plays: st, App: st, Pinger: st, Writer: w, Users: w}, st, w
+}
+
+// apiAudience is the audience of the app API's access tokens.
+const apiAudience = "https://music.example.com/api"
+
+// appEnv is an app API under test: the emulated tenant's JWKS and tokens, fake stores.
+type appEnv struct {
+	tenant *mgmttest.Server
+	srv    *Server
+	store  *fakeStore
+	writer *fakeWriter
+}
+
+// newAppEnv is an app API on the emulated tenant's JWKS and fake stores; mutate, when not nil,
+// changes its config.
+func newAppEnv(t *testing.T, mutate func(*Config)) *appEnv { return newAppEnvDeps(t, mutate, nil) }
+
+// newAppEnvDeps is newAppEnv whose deps mutateDeps, when not nil, changes too.
+func newAppEnvDeps(t *testing.T, mutate func(*Config), mutateDeps func(*Deps)) *appEnv {
+	t.Helper()
+	tenant := mgmttest.New()
+	t.Cleanup(tenant.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	kf, err := JWKSKeyfunc(ctx, tenant.JWKSURL(), nil)
+	if err != nil {
+		t.Fatalf("JWKSKeyfunc: %v", err)
+	}
+	cfg := testConfig()
+	cfg.Now = time.Now // tokens minted by the tenant carry the real time
+	cfg.APIKeyfunc, cfg.APIAudience, cfg.APIIssuer = kf, apiAudience, tenant.Issuer()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	deps, store, writer := fakeDeps()
+	if mutateDeps != nil {
+		mutateDeps(&deps)
+	}
+	return &appEnv{tenant: tenant, srv: newServer(t, cfg, deps), store: store, writer: writer}
+}
+
+// token mints an access token for the app API for sub.
+func (e *appEnv) token(sub string, opts ...mgmttest.MintOption) string {
+	return e.tenant.Mint(map[string]any{"sub": sub, "aud": []string{apiAudience, e.tenant.Issuer() + "userinfo"}}, opts...)
+}
+
+// do sends an app API request with token (none when "") and body (JSON when it starts with '{').
+func (e *appEnv) do(method, path, token, body string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if strings.HasPrefix(body, "{") {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return serve(e.srv.Handler(), req)
 }
 
 // callout is one signed post-login request under construction.
