@@ -199,7 +199,7 @@ func TestQueuedEntriesSurviveAProcessKill(t *testing.T) {
 	e.tenant.ClearFaults()
 
 	// The process restarts: new Redis client, new Store, new Writer; nothing in memory survives.
-	_, store := openStore(t, e.redis)
+	store, _ := e.redis.Open(t)
 	cfg := testConfig(e.tenant)
 	w, err := New(cfg, store, store)
 	if err != nil {
@@ -240,7 +240,7 @@ func TestTwoWorkersApplyEachEntryOnceInOrder(t *testing.T) {
 	}
 	put("first")
 
-	_, storeB := openStore(t, e.redis)
+	storeB, _ := e.redis.Open(t)
 	b, err := New(testConfig(e.tenant), storeB, storeB)
 	if err != nil {
 		t.Fatal(err)

@@ -12,22 +12,10 @@ import (
 	"github.com/rulehook/rulehook/metadata/importer"
 	"github.com/rulehook/rulehook/metadata/importer/pgsource"
 	"github.com/rulehook/rulehook/metadata/importer/pgsource/pgtest"
-	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 const playsQuery = `SELECT user_id, plays FROM plays`
-
-func newStore(t *testing.T) (*redisstore.Store, *redistest.Server) {
-	t.Helper()
-	srv := redistest.Start(t)
-	rdb, err := redisstore.Open(redisstore.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb), srv
-}
 
 func run(t *testing.T, url string, q pgsource.Queries, store importer.Store, opts importer.Options) *importer.Summary {
 	t.Helper()
@@ -51,7 +39,8 @@ func sampleQueries() pgsource.Queries {
 func TestSampleSchemaImport(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 300)
-	store, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 
 	sum := run(t, db.URL, sampleQueries(), store, importer.Options{Batch: 64})
@@ -124,8 +113,8 @@ func dump(t *testing.T, srv *redistest.Server) string {
 func TestSongsInAnyOrderGiveTheSameLists(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 40)
-	byUser, _ := newStore(t)
-	bySongID, _ := newStore(t)
+	byUser, _ := redistest.Start(t).Open(t)
+	bySongID, _ := redistest.Start(t).Open(t)
 	q := pgsource.Queries{Songs: pgsource.DefaultSongsQuery}
 	run(t, db.URL, q, byUser, importer.Options{})
 	q.Songs = `SELECT user_id, songname FROM songs ORDER BY song_id`
@@ -148,7 +137,7 @@ func TestBadRowsAndCap(t *testing.T) {
 	db.Exec(t, `INSERT INTO plays VALUES ('auth0|ok', 3), (NULL, 4), ('auth0|neg', -1), ('', 2)`)
 	db.Exec(t, `INSERT INTO user_data VALUES ('auth0|ok', 'rock'), ('auth0|blank', '   '), ('auth0|null', NULL)`)
 	db.Exec(t, `INSERT INTO songs (songname, user_id) SELECT 'n' || i, 'auth0|big' FROM generate_series(1, 1003) i`)
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	var report bytes.Buffer
 	sum := run(t, db.URL, sampleQueries(), store, importer.Options{Report: &report})
 	if sum.Complete() || sum.Skipped != 8 {
@@ -169,7 +158,7 @@ func TestBadRowsAndCap(t *testing.T) {
 func TestQueryErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 3)
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	ctx := context.Background()
 	for _, q := range []string{`SELECT user_id FROM plays`, `SELECT user_id, plays, 1 FROM plays`, `SELECT nope FROM plays`} {
 		src, err := pgsource.Open(ctx, db.URL, pgsource.Queries{Plays: q})
