@@ -109,6 +109,9 @@ func TestInsufficientScopeAnswers403(t *testing.T) {
 		{"bindings", "GET", s.URL() + "/api/v2/actions/triggers/post-login/bindings", meta, nil, 403, "Insufficient scope, expected any of: read:actions"},
 		{"update bindings", "PATCH", s.URL() + "/api/v2/actions/triggers/post-login/bindings", meta, map[string]any{"bindings": []any{}},
 			403, "Insufficient scope, expected any of: update:actions"},
+		{"delete action", "DELETE", s.URL() + "/api/v2/actions/actions/act_1", reader, nil, 403, "Insufficient scope, expected any of: delete:actions"},
+		{"deploy version", "POST", s.URL() + "/api/v2/actions/actions/act_1/versions/v_1/deploy", meta, nil,
+			403, "Insufficient scope, expected any of: create:actions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
