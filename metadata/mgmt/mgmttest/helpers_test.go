@@ -28,6 +28,14 @@ func newServer(t *testing.T, opts ...mgmttest.Option) *mgmttest.Server {
 	return s
 }
 
+// newServerWithUser starts a tenant holding one user, auth0|1, that the test closes when it ends.
+func newServerWithUser(t *testing.T, opts ...mgmttest.Option) *mgmttest.Server {
+	t.Helper()
+	s := newServer(t, opts...)
+	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	return s
+}
+
 // newClient builds the go-auth0 management client the way rulehook must against an emulator: the
 // bare host, WithInsecure before WithClientCredentials (so the token URL is http), an HTTP client
 // with a timeout, and a transport that hands 429/408/5xx back as errors. go-auth0 v3.4.0 sleeps

@@ -14,8 +14,7 @@ import (
 )
 
 func TestWriteRateLimit(t *testing.T) {
-	s := newServer(t, mgmttest.WithWriteRate(20, 2))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithWriteRate(20, 2))
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
 	patch := func() (*management.UpdateUserResponseContent, http.Header, error) {
@@ -58,8 +57,7 @@ func TestWriteRateLimit(t *testing.T) {
 // while: the accepted ones never exceed burst + rate × elapsed.
 func TestWriteRateLimitHoldsOverTime(t *testing.T) {
 	const rate, burst = 50.0, 5
-	s := newServer(t, mgmttest.WithWriteRate(rate, burst))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithWriteRate(rate, burst))
 	tok := accessToken(t, s)
 	begin := time.Now()
 	for time.Since(begin) < 300*time.Millisecond {
