@@ -144,12 +144,6 @@ func (e *env) loginWrite(w *Writer, u metadata.User, plays int64, deadline time.
 	return w.Write(ctx, metadata.Write{UserID: u.ID, Patch: d.Patch, Reason: metadata.ReasonLogin, RequestID: "req-" + u.ID, Before: u})
 }
 
-// waitFor waits for cond as testkit.WaitUntil does (timeout is not used: tests wait for the event).
-func waitFor(t *testing.T, _ time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitUntil(t, what, cond)
-}
-
 func roles(u mgmttest.User) []any {
 	r, _ := u.AppMetadata["roles"].([]any)
 	return r

@@ -15,6 +15,7 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestQueuePutMerges(t *testing.T) {
@@ -205,7 +206,7 @@ func TestQueueLeaseExpiry(t *testing.T) {
 	}
 	// a "dies"; b polls until the lease has ended.
 	var got []metadata.QueueEntry
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		var err error
 		got, err = store.Claim(ctx, "b", 10, time.Minute)
 		if err != nil || len(got) == 0 {
@@ -291,7 +292,7 @@ func TestQueueRetry(t *testing.T) {
 		t.Fatalf("Claim right after Retry = %v; want none until notBefore", got)
 	}
 	var got []metadata.QueueEntry
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		got, _ = store.Claim(ctx, "b", 1, time.Minute)
 		if len(got) == 0 {
 			return errors.New("not due yet")
@@ -375,7 +376,7 @@ func TestQueueSurvivesProcessRestart(t *testing.T) {
 
 	second, _ := open(t, redisstore.Options{URL: srv.URL()})
 	got := map[string]metadata.QueueEntry{}
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		entries, err := second.Claim(ctx, "next", 10, time.Minute)
 		if err != nil {
 			return err

@@ -87,7 +87,7 @@ func TestFaultHangUntilTheClientGivesUp(t *testing.T) {
 	if err == nil || time.Since(begin) > testkit.Within(200*time.Millisecond) {
 		t.Fatalf("Users.Update under a hang = %v after %v; want a timeout after ~200ms", err, time.Since(begin))
 	}
-	waitFor(t, "the hung request to be logged", func() bool { return s.Count(http.MethodPatch, "/api/v2/users/") == 1 })
+	testkit.WaitUntil(t, "the hung request to be logged", func() bool { return s.Count(http.MethodPatch, "/api/v2/users/") == 1 })
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPatch && r.Status != 0 {
 			t.Errorf("hung request logged with status %d; want 0", r.Status)
@@ -109,7 +109,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the request to arrive", func() bool { return s.Count("", "/.well-known/") == 1 })
+	testkit.WaitUntil(t, "the request to arrive", func() bool { return s.Count("", "/.well-known/") == 1 })
 	s.Close()
 	select {
 	case <-done:

@@ -11,6 +11,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestWriteRateLimit(t *testing.T) {
@@ -50,7 +51,7 @@ func TestWriteRateLimit(t *testing.T) {
 	if _, err := m.Users.Get(ctx, "auth0|1", nil); err != nil {
 		t.Errorf("a read while writes are limited: %v", err)
 	}
-	waitFor(t, "the bucket to refill", func() bool { _, _, err := patch(); return err == nil })
+	testkit.WaitUntil(t, "the bucket to refill", func() bool { _, _, err := patch(); return err == nil })
 }
 
 // TestWriteRateLimitHoldsOverTime sends writes as fast as the limit lets them through for a

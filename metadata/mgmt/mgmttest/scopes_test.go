@@ -13,6 +13,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management/client"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // tokenFor runs the client-credentials grant for id and returns the answer's token and scope.
@@ -183,7 +184,7 @@ func TestDeployDelayEnds(t *testing.T) {
 	s := newServer(t, mgmttest.WithDeployDelay(time.Millisecond))
 	m := newClient(t, s, 2*time.Second)
 	id, bind := deployNew(t, m, "rulehook")
-	waitFor(t, "deployed_version.deployed", func() bool {
+	testkit.WaitUntil(t, "deployed_version.deployed", func() bool {
 		a, err := m.Actions.Get(context.Background(), id)
 		return err == nil && a.DeployedVersion.GetDeployed()
 	})
