@@ -26,13 +26,19 @@ func TestPatchValidate(t *testing.T) {
 		{"reserved name ok in user_metadata", metadata.Patch{UserMetadata: map[string]any{"email": "x"}}, true},
 	}
 	for _, tt := range tests {
-		err := tt.p.Validate()
-		if (err == nil) != tt.ok {
-			t.Errorf("%s: Validate() = %v; want ok=%v", tt.name, err, tt.ok)
-		}
-		if err != nil && !errors.Is(err, metadata.ErrInvalid) {
-			t.Errorf("%s: Validate() = %v; want it to wrap ErrInvalid", tt.name, err)
-		}
+		checkValidate(t, tt.name, tt.p.Validate(), tt.ok)
+	}
+}
+
+// checkValidate checks what a Validate method returned for what: nil when ok, otherwise an error
+// that wraps ErrInvalid.
+func checkValidate(t *testing.T, what string, err error, ok bool) {
+	t.Helper()
+	if (err == nil) != ok {
+		t.Errorf("%s: Validate() = %v; want ok=%v", what, err, ok)
+	}
+	if err != nil && !errors.Is(err, metadata.ErrInvalid) {
+		t.Errorf("%s: Validate() = %v; want it to wrap ErrInvalid", what, err)
 	}
 }
 

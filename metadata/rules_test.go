@@ -1,7 +1,7 @@
 package metadata_test
 
 import (
-	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -137,13 +137,7 @@ func TestPolicyValidate(t *testing.T) {
 		{metadata.Policy{Threshold: 1, DefaultDisplayName: "a\tb"}, false},
 	}
 	for _, tt := range tests {
-		err := tt.p.Validate()
-		if (err == nil) != tt.ok {
-			t.Errorf("%+v.Validate() = %v; want ok=%v", tt.p, err, tt.ok)
-		}
-		if err != nil && !errors.Is(err, metadata.ErrInvalid) {
-			t.Errorf("%+v.Validate() = %v; want it to wrap ErrInvalid", tt.p, err)
-		}
+		checkValidate(t, fmt.Sprintf("%+v", tt.p), tt.p.Validate(), tt.ok)
 	}
 }
 

@@ -13,20 +13,8 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata/importer"
-	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
-
-func newStore(t *testing.T) (*redisstore.Store, *redistest.Server) {
-	t.Helper()
-	srv := redistest.Start(t)
-	rdb, err := redisstore.Open(redisstore.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb), srv
-}
 
 func writeFile(t *testing.T, body string) string {
 	t.Helper()
@@ -39,7 +27,7 @@ func writeFile(t *testing.T, body string) string {
 
 func TestCSVImportSkipsAndNamesBadRows(t *testing.T) {
 	t.Parallel()
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	path := writeFile(t, "user_id,plays\n"+
 		"auth0|a,120\n"+
 		",5\n"+
@@ -105,7 +93,8 @@ func TestCSVHeaderRequired(t *testing.T) {
 
 func TestDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
-	store, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	src, _ := importer.OpenCSV(writeFile(t, "user_id,plays\nauth0|a,1\nauth0|b,2\n"))
 	sum, err := importer.Run(context.Background(), src, store, importer.Options{DryRun: true})
 	if err != nil {
@@ -142,7 +131,7 @@ func secondPerRead() func() time.Time {
 // is read (once every 256 rows), so a plain line is due every other read.
 func TestProgressPlainLines(t *testing.T) {
 	t.Parallel()
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	src, clock := playsCSV(t, "auth0|p", 2048), secondPerRead()
 	var progress bytes.Buffer
 	_, err := importer.Run(context.Background(), src, store, importer.Options{
@@ -164,7 +153,7 @@ func TestProgressPlainLines(t *testing.T) {
 
 func TestProgressOnATerminalRewritesOneLine(t *testing.T) {
 	t.Parallel()
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	src, clock := playsCSV(t, "auth0|t", 1024), secondPerRead()
 	var progress bytes.Buffer
 	if _, err := importer.Run(context.Background(), src, store, importer.Options{Progress: &progress, Terminal: true, Now: clock}); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // configRetry is the tests' Config.ConfigRetry: long next to a call, short for a test.
@@ -37,7 +38,7 @@ func TestPatchOnly403IsParked(t *testing.T) {
 		t.Errorf("PATCHes for %d logins = %d; want 1 (the others are parked without a call)", users, n)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 20*configRetry, "three parkings", func() bool { return logs.errorLines("update:users") >= 3 })
+	testkit.WaitUntil(t, "three parkings", func() bool { return logs.errorLines("update:users") >= 3 })
 	parkings, patches := logs.errorLines("update:users"), e.tenant.Count(http.MethodPatch, "/api/v2/users/")
 	gets := e.tenant.Count(http.MethodGet, "/api/v2/users/")
 	if patches > parkings+1 || gets > patches+1 {
@@ -58,7 +59,7 @@ func TestPatchOnly403IsParked(t *testing.T) {
 	}
 
 	e.tenant.ClearFaults() // the scope is granted
-	waitFor(t, 20*configRetry, "the queue drained", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "the queue drained", func() bool { return e.depth() == 0 })
 	if _, ok := e.w.ConfigError(); ok {
 		t.Errorf("ConfigError after the writes went through: still reported; want none")
 	}
@@ -83,7 +84,7 @@ func TestPersistent401RefreshesTokenOnce(t *testing.T) {
 		t.Fatalf("login Write with a 401 = %v, %v; want queued, nil", out, err)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 20*configRetry, "three parkings", func() bool { return logs.errorLines("configuration error") >= 3 })
+	testkit.WaitUntil(t, "three parkings", func() bool { return logs.errorLines("configuration error") >= 3 })
 	if n := e.tenant.TokenRequests(); n != 2 {
 		t.Errorf("token requests = %d; want 2 (the first, and one refresh after a 401 in 30 s)", n)
 	}
@@ -107,7 +108,7 @@ func TestBreakerCountsWriteFailuresDespiteReads(t *testing.T) {
 		t.Fatalf("Rerun: %v", err)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 20*e.w.cfg.Timeout, "the breaker open", func() bool { return e.w.Stats().Breaker == BreakerOpen })
+	testkit.WaitUntil(t, "the breaker open", func() bool { return e.w.Stats().Breaker == BreakerOpen })
 	if gets := e.tenant.Count(http.MethodGet, "/api/v2/users/"+id); gets < int(e.w.cfg.BreakerFailures) {
 		t.Errorf("GETs before the breaker opened = %d; want one before each failed PATCH", gets)
 	}
@@ -131,7 +132,7 @@ func TestRefusedCredentialsAreParked(t *testing.T) {
 		t.Errorf("token requests for 3 writes = %d; want 1 (the others are parked)", n)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 20*configRetry, "two parkings", func() bool { return logs.errorLines("AUTH0_CLIENT_SECRET") >= 2 })
+	testkit.WaitUntil(t, "two parkings", func() bool { return logs.errorLines("AUTH0_CLIENT_SECRET") >= 2 })
 	if n, p := e.tenant.TokenRequests(), logs.errorLines("AUTH0_CLIENT_SECRET"); n > p+1 {
 		t.Errorf("token requests = %d for %d parkings; want one each", n, p)
 	}

@@ -22,7 +22,7 @@ func newExportEnv(t *testing.T, opts ...mgmttest.Option) *env {
 	tenant := mgmttest.New(append([]mgmttest.Option{mgmttest.WithExportPolls(2)}, opts...)...)
 	t.Cleanup(tenant.Close)
 	e := &env{t: t, tenant: tenant, redis: redistest.Start(t), audit: &auditLog{}}
-	e.rdb, e.store = openStore(t, e.redis)
+	e.store, e.rdb = e.redis.Open(t)
 	e.w = e.newWriter()
 	return e
 }

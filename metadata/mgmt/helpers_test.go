@@ -66,19 +66,9 @@ func newEnv(t *testing.T, tweak ...func(*Config)) *env {
 	tenant := mgmttest.New()
 	t.Cleanup(tenant.Close)
 	e := &env{t: t, tenant: tenant, redis: redistest.Start(t), audit: &auditLog{}}
-	e.rdb, e.store = openStore(t, e.redis)
+	e.store, e.rdb = e.redis.Open(t)
 	e.w = e.newWriter(tweak...)
 	return e
-}
-
-func openStore(t *testing.T, srv *redistest.Server) (redis.UniversalClient, *redisstore.Store) {
-	t.Helper()
-	rdb, err := redisstore.Open(redisstore.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatalf("redisstore.Open: %v", err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return rdb, redisstore.New(rdb)
 }
 
 // newWriter is another Writer (another replica, or the same process restarted) on e's tenant and
@@ -152,12 +142,6 @@ func (e *env) loginWrite(w *Writer, u metadata.User, plays int64, deadline time.
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	return w.Write(ctx, metadata.Write{UserID: u.ID, Patch: d.Patch, Reason: metadata.ReasonLogin, RequestID: "req-" + u.ID, Before: u})
-}
-
-// waitFor waits for cond as testkit.WaitUntil does (timeout is not used: tests wait for the event).
-func waitFor(t *testing.T, _ time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitUntil(t, what, cond)
 }
 
 func roles(u mgmttest.User) []any {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestNewestDisplayNameWins drives the interleaving of issue 11 item 7 with the emulator's
@@ -33,7 +34,7 @@ func TestNewestDisplayNameWins(t *testing.T) {
 				}
 				first <- out
 			}()
-			waitFor(t, 5*time.Second, "the first PATCH at the tenant", func() bool { return e.tenant.Count(http.MethodPatch, path) == 1 })
+			testkit.WaitUntil(t, "the first PATCH at the tenant", func() bool { return e.tenant.Count(http.MethodPatch, path) == 1 })
 			out, err := e.w.Write(context.Background(), explicitName(id, "Second"))
 			if err != nil || out != metadata.Merged {
 				t.Fatalf("second Write while the first PATCH is in flight = %v, %v; want merged behind it", out, err)
@@ -44,7 +45,7 @@ func TestNewestDisplayNameWins(t *testing.T) {
 			close(release)
 			<-first
 			e.startWorker(e.w, "w1")
-			waitFor(t, 10*time.Second, "the queue drained", func() bool { return e.depth() == 0 })
+			testkit.WaitUntil(t, "the queue drained", func() bool { return e.depth() == 0 })
 			if got := e.user(id).UserMetadata["displayName"]; got != "Second" {
 				t.Errorf("displayName = %v; want Second, the newest", got)
 			}

@@ -34,7 +34,7 @@ func TestWorkerDoesNotTrustABadUserBody(t *testing.T) {
 				t.Fatalf("Rerun: %v", err)
 			}
 			e.startWorker(e.w, "w1")
-			waitFor(t, 10*e.w.cfg.Timeout, "three GETs of the user", func() bool {
+			testkit.WaitUntil(t, "three GETs of the user", func() bool {
 				return e.tenant.Count(http.MethodGet, "/api/v2/users/"+id) >= 3
 			})
 			if n := e.tenant.Count(http.MethodPatch, "/api/v2/users/"); n != 0 {
@@ -44,7 +44,7 @@ func TestWorkerDoesNotTrustABadUserBody(t *testing.T) {
 				t.Errorf("queue depth = %d; want the entry kept", d)
 			}
 			e.tenant.ClearFaults()
-			waitFor(t, 10*e.w.cfg.Timeout, "the entry applied", func() bool { return e.depth() == 0 })
+			testkit.WaitUntil(t, "the entry applied", func() bool { return e.depth() == 0 })
 			u := e.user(id)
 			if got := roles(u); !slices.Equal(got, []any{"admin", "playlist_editor"}) || u.UserMetadata["displayName"] != "Own" {
 				t.Errorf("user after the tenant recovered = %v / %v; want [admin playlist_editor] and Own kept",

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestWorkerNeverDemotesOnLostCounts holds CONTRACT rule 6 for the worker: a queued re-run whose
@@ -26,7 +27,7 @@ func TestWorkerNeverDemotesOnLostCounts(t *testing.T) {
 		t.Fatalf("Rerun after the restart: %v", err)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 5*e.w.cfg.Timeout, "the entry applied", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "the entry applied", func() bool { return e.depth() == 0 })
 	u := e.user(id)
 	if got := roles(u); !slices.Equal(got, []any{"playlist_editor", "admin"}) {
 		t.Errorf("roles after the re-run = %v; want [playlist_editor admin] kept", got)

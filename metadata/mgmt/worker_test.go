@@ -54,7 +54,7 @@ func TestRateLimitQueuesThenAppliesAfterReset(t *testing.T) {
 	}
 
 	// After a 429 the worker's probe waits a second past the reset, plus up to a second of jitter.
-	waitFor(t, 10*time.Second, "both users written", func() bool {
+	testkit.WaitUntil(t, "both users written", func() bool {
 		return slices.Contains(roles(e.user("auth0|rl")), any("playlist_editor")) &&
 			e.user("auth0|rl2").UserMetadata["displayName"] == "user"
 	})
@@ -82,7 +82,7 @@ func TestRateLimitQueuesThenAppliesAfterReset(t *testing.T) {
 	if want := []any{"admin", "playlist_editor"}; !reflect.DeepEqual(patched, want) {
 		t.Errorf("PATCH after the reset carried roles %v; want %v", patched, want)
 	}
-	waitFor(t, time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	if s := e.w.Stats(); s.Calls429 != 1 || s.Applied != 2 || s.Gate.Closed {
 		t.Errorf("Stats = %+v; want one 429, 2 applied, gate open", s)
 	}
@@ -132,10 +132,10 @@ func TestOutageThenRecoveryAppliesEveryQueuedUser(t *testing.T) {
 	}
 	// The outage goes on; the worker probes the tenant again, and nothing is lost.
 	probes := len(e.tenant.Requests())
-	waitFor(t, 0, "the worker to probe the tenant during the outage", func() bool { return len(e.tenant.Requests()) > probes })
+	testkit.WaitUntil(t, "the worker to probe the tenant during the outage", func() bool { return len(e.tenant.Requests()) > probes })
 	e.tenant.ClearFaults()
 
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	for i, c := range cases {
 		u := e.user(userID(i))
 		if got := roles(u); !(len(got) == 0 && len(c.want.roles) == 0) && !reflect.DeepEqual(got, c.want.roles) {
@@ -168,7 +168,7 @@ func TestPromotionQueuedAfterDemotionLeavesUserPromoted(t *testing.T) {
 	}
 	e.tenant.ClearFaults()
 	e.startWorker(e.w, "w1")
-	waitFor(t, 3*time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	if got, want := roles(e.user(id)), []any{"admin", "playlist_editor"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("roles = %v; want %v (the stale demotion must not win)", got, want)
 	}
@@ -199,14 +199,14 @@ func TestQueuedEntriesSurviveAProcessKill(t *testing.T) {
 	e.tenant.ClearFaults()
 
 	// The process restarts: new Redis client, new Store, new Writer; nothing in memory survives.
-	_, store := openStore(t, e.redis)
+	store, _ := e.redis.Open(t)
 	cfg := testConfig(e.tenant)
 	w, err := New(cfg, store, store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.startWorker(w, "restarted")
-	waitFor(t, 3*time.Second, "every queued user written", func() bool {
+	testkit.WaitUntil(t, "every queued user written", func() bool {
 		for _, id := range ids {
 			if !reflect.DeepEqual(roles(e.user(id)), []any{"playlist_editor"}) {
 				return false
@@ -214,7 +214,7 @@ func TestQueuedEntriesSurviveAProcessKill(t *testing.T) {
 		}
 		return true
 	})
-	waitFor(t, time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 }
 
 func TestTwoWorkersApplyEachEntryOnceInOrder(t *testing.T) {
@@ -240,17 +240,17 @@ func TestTwoWorkersApplyEachEntryOnceInOrder(t *testing.T) {
 	}
 	put("first")
 
-	_, storeB := openStore(t, e.redis)
+	storeB, _ := e.redis.Open(t)
 	b, err := New(testConfig(e.tenant), storeB, storeB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.startWorker(e.w, "replica-a")
 	e.startWorker(b, "replica-b")
-	waitFor(t, 3*time.Second, "x's first PATCH in flight", func() bool { return e.tenant.Count(http.MethodPatch, "/api/v2/users/"+x) == 1 })
+	testkit.WaitUntil(t, "x's first PATCH in flight", func() bool { return e.tenant.Count(http.MethodPatch, "/api/v2/users/"+x) == 1 })
 	put("second")
 
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	for i := range n {
 		if c := e.tenant.Count(http.MethodPatch, "/api/v2/users/"+userID(i)); c != 1 {
 			t.Errorf("user %d PATCHed %d times; want exactly 1", i, c)
@@ -317,7 +317,7 @@ func TestConcurrentLoginsOfOneUserDuringOutage(t *testing.T) {
 	e.tenant.ClearFaults()
 	e.tenant.ResetLog()
 	e.startWorker(e.w, "w1")
-	waitFor(t, 3*time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	if n := e.tenant.Count(http.MethodPatch, "/"); n != 1 {
 		t.Errorf("PATCH count after recovery = %d; want 1", n)
 	}
@@ -352,7 +352,7 @@ func TestPendingEntryTakesLaterWrites(t *testing.T) {
 		t.Errorf("login made %d PATCHes while an entry was pending; want 0", n-patches)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, 3*time.Second, "an empty queue", func() bool { return e.depth() == 0 })
+	testkit.WaitUntil(t, "an empty queue", func() bool { return e.depth() == 0 })
 	if got := e.user(id).UserMetadata["displayName"]; got != "Bob" {
 		t.Errorf("displayName = %v; want Bob (the user's choice)", got)
 	}
@@ -372,13 +372,13 @@ func TestRerunPromotesWithoutLogin(t *testing.T) {
 	if err := e.w.Rerun(context.Background(), id, metadata.ReasonPlay, "req-play"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "the promotion", func() bool {
+	testkit.WaitUntil(t, "the promotion", func() bool {
 		return reflect.DeepEqual(roles(e.user(id)), []any{"admin", "playlist_editor"})
 	})
 	if body := lastBody(t, e.tenant, http.MethodPatch); !reflect.DeepEqual(sortedKeys(body), []string{"app_metadata"}) {
 		t.Errorf("PATCH body = %v; want app_metadata only", body)
 	}
-	waitFor(t, time.Second, "the audit entry", func() bool { return len(e.audit.all()) == 1 })
+	testkit.WaitUntil(t, "the audit entry", func() bool { return len(e.audit.all()) == 1 })
 	if a := e.audit.all()[0]; a.Reason != metadata.ReasonQueue || a.RequestID != "req-play" || a.UserID != id {
 		t.Errorf("audit = %+v; want reason queue, request req-play", a)
 	}
@@ -386,7 +386,7 @@ func TestRerunPromotesWithoutLogin(t *testing.T) {
 	if err := e.w.Rerun(context.Background(), "auth0|deleted", metadata.ReasonPlay, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "the drop", func() bool { return e.w.Stats().Dropped == 1 && e.depth() == 0 })
+	testkit.WaitUntil(t, "the drop", func() bool { return e.w.Stats().Dropped == 1 && e.depth() == 0 })
 }
 
 func TestWorkerPacesWhenRemainingIsLow(t *testing.T) {
@@ -400,10 +400,10 @@ func TestWorkerPacesWhenRemainingIsLow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.startWorker(e.w, "w1")
-	waitFor(t, time.Second, "the paced GET", func() bool { return e.w.Stats().Gate.Paced })
+	testkit.WaitUntil(t, "the paced GET", func() bool { return e.w.Stats().Gate.Paced })
 	// Remaining 1 is below the reserve of 2: the probe after the reset waits a second more, plus
 	// up to a second of jitter.
-	waitFor(t, 10*time.Second, "the promotion", func() bool { return len(roles(e.user(id))) == 1 })
+	testkit.WaitUntil(t, "the promotion", func() bool { return len(roles(e.user(id))) == 1 })
 	for _, r := range e.tenant.Requests() {
 		if r.Method == http.MethodPatch && r.Time.Before(reset) {
 			t.Errorf("PATCH at %s; want it after the reset %s", r.Time, reset)
@@ -423,7 +423,7 @@ func TestWorkerKeepsEntryWhenPlaysCannotBeRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.startWorker(w, "w1")
-	waitFor(t, 2*time.Second, "two attempts", func() bool { return w.Stats().Retried >= 2 })
+	testkit.WaitUntil(t, "two attempts", func() bool { return w.Stats().Retried >= 2 })
 	if n := len(e.tenant.Requests()); n != 0 {
 		t.Errorf("tenant saw %d requests; want 0 (no demotion, no call, while plays are unknown)", n)
 	}
@@ -442,7 +442,7 @@ func TestWorkerStopsPromptlyAndGivesEntryBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := e.startWorker(e.w, "w1")
-	waitFor(t, 2*time.Second, "the hung GET", func() bool { return e.tenant.Count(http.MethodGet, "/api/v2/users/") == 1 })
+	testkit.WaitUntil(t, "the hung GET", func() bool { return e.tenant.Count(http.MethodGet, "/api/v2/users/") == 1 })
 	start := time.Now()
 	stop()
 	if took := time.Since(start); took > testkit.Within(0) {

@@ -21,6 +21,14 @@ func exportOpts(name string) reconcile.Options {
 		ExportPoll: time.Millisecond, ExportPollMax: 5 * time.Millisecond}
 }
 
+// checkExportJobs checks how many users-export jobs the tenant was asked for, and why that many.
+func (e *env) checkExportJobs(want int, why string) {
+	e.t.Helper()
+	if got := e.tenant.ExportJobs(); got != want {
+		e.t.Errorf("export jobs = %d; want %d (%s)", got, want, why)
+	}
+}
+
 func (e *env) jobReads() int { return e.tenant.Count(http.MethodGet, "/api/v2/jobs/") }
 
 // exactCount counts the logged requests with the method and exactly the path.
@@ -46,16 +54,8 @@ func TestReconcileExportReachesPastTheListing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := reconcile.Summary{RunID: sum.RunID, Total: 3000, Users: 3000, Written: differing,
-		Unchanged: 3000 - differing, Elapsed: sum.Elapsed}
-	if sum != want {
-		t.Errorf("Summary = %+v; want %+v", sum, want)
-	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
-	if got := e.tenant.ExportJobs(); got != 1 {
-		t.Errorf("export jobs = %d; want 1", got)
-	}
+	e.checkCompleteRun(sum, users)
+	e.checkExportJobs(1, "one job, however long it runs")
 	if got := e.jobReads(); got != 4 {
 		t.Errorf("job reads = %d; want 4 (3 while it runs, 1 completed)", got)
 	}
@@ -85,14 +85,7 @@ func TestReconcileExportResumesAfterInterruption(t *testing.T) {
 	differing := countDiffering(users) // 900, 60 per chunk of 100
 	opts := exportOpts("export-resume")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	deps := e.deps()
-	deps.Writer = &killingWriter{Writer: e.w, after: 400, kill: cancel}
-	first, err := reconcile.Run(ctx, opts, deps)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("first Run = %+v, %v; want context.Canceled", first, err)
-	}
+	first := e.runKilled(opts, 400)
 	cp := e.checkpoint("export-resume")
 	if !strings.Contains(cp, `"source":"export"`) || !strings.Contains(cp, `"job_id":"job_`) {
 		t.Fatalf("checkpoint after the kill = %s; want the export source and its job", cp)
@@ -113,11 +106,8 @@ func TestReconcileExportResumesAfterInterruption(t *testing.T) {
 	if got := second.Users; got != 1500-100*second.StartPage {
 		t.Errorf("second Run read %d users; want the %d past chunk %d", got, 1500-100*second.StartPage, second.StartPage)
 	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
-	if got := e.tenant.ExportJobs(); got != 1 {
-		t.Errorf("export jobs = %d; want 1: the resumed run reads the same job again", got)
-	}
+	e.checkWrites(users)
+	e.checkExportJobs(1, "the resumed run reads the same job again")
 	if got := e.jobReads() - readsBefore; got != 1 {
 		t.Errorf("job reads by the resumed run = %d; want 1 (completed, with a fresh link)", got)
 	}
@@ -146,11 +136,8 @@ func TestReconcileExportJobFailsWithAuth0sMessage(t *testing.T) {
 	if _, err := reconcile.Run(context.Background(), opts, e.deps()); err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
-	if got := e.tenant.ExportJobs(); got != 2 {
-		t.Errorf("export jobs = %d; want 2 (the failed one, then a new one)", got)
-	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkExportJobs(2, "the failed one, then a new one")
+	e.checkWrites(users)
 }
 
 func TestReconcileExportLinkExpired(t *testing.T) {
@@ -225,9 +212,7 @@ func TestReconcileResumeKeepsItsSource(t *testing.T) {
 	if _, err := reconcile.Run(context.Background(), opts, e.deps()); err != nil {
 		t.Fatalf("Run resuming a forgotten job: %v", err)
 	}
-	if got := e.tenant.ExportJobs(); got != 1 {
-		t.Errorf("export jobs = %d; want 1 (the checkpoint's job is unknown, so a new one)", got)
-	}
+	e.checkExportJobs(1, "the checkpoint's job is unknown, so a new one")
 	if _, err := reconcile.Run(context.Background(), reconcile.Options{Policy: metadata.DefaultPolicy, Source: "both"}, e.deps()); !errors.Is(err, metadata.ErrInvalid) {
 		t.Errorf("Run with source %q = %v; want ErrInvalid", "both", err)
 	}
@@ -266,11 +251,8 @@ func TestReconcileExportKilledWhileTheJobRuns(t *testing.T) {
 	if err != nil || !sum.Resumed {
 		t.Fatalf("second Run = %+v, %v; want a resumed run", sum, err)
 	}
-	if got := e.tenant.ExportJobs(); got != 1 {
-		t.Errorf("export jobs = %d; want 1: the resumed run waits for the same job", got)
-	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkExportJobs(1, "the resumed run waits for the same job")
+	e.checkWrites(users)
 }
 
 func TestReconcileExportDryRun(t *testing.T) {
@@ -339,12 +321,9 @@ func TestReconcileExportRidesOutTenantFaults(t *testing.T) {
 	if _, err := reconcile.Run(context.Background(), opts, e.deps()); err != nil {
 		t.Fatalf("Run through a 503, a 429 and a 500: %v", err)
 	}
-	if got := e.tenant.ExportJobs(); got != 1 {
-		t.Errorf("export jobs = %d; want 1 (the 503 created none)", got)
-	}
+	e.checkExportJobs(1, "the 503 created none")
 	if got := e.tenant.Count(http.MethodGet, "/exports/"); got != 2 {
 		t.Errorf("downloads = %d; want 2 (a 500, then a fresh link)", got)
 	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkWrites(users)
 }

@@ -37,13 +37,9 @@ func newEnv(t *testing.T, opts ...mgmttest.Option) *env {
 	t.Helper()
 	tenant := mgmttest.New(opts...)
 	t.Cleanup(tenant.Close)
-	srv := redistest.Start(t)
-	rdb, err := redisstore.Open(redisstore.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatalf("redisstore.Open: %v", err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	e := &env{t: t, tenant: tenant, rdb: rdb, store: redisstore.New(rdb)}
+	e := &env{t: t, tenant: tenant}
+	e.store, e.rdb = redistest.Start(t).Open(t)
+	var err error
 	e.w, err = mgmt.New(mgmt.Config{
 		BaseURL:      tenant.URL(),
 		ClientID:     tenant.ClientID(),
@@ -153,6 +149,27 @@ func countDiffering(users []seeded) int {
 		}
 	}
 	return n
+}
+
+// checkCompleteRun checks the Summary of a run that read every seeded user once and wrote every
+// differing one, then checks the writes.
+func (e *env) checkCompleteRun(sum reconcile.Summary, users []seeded) {
+	e.t.Helper()
+	n, differing := len(users), countDiffering(users)
+	want := reconcile.Summary{RunID: sum.RunID, Total: n, Users: n, Written: differing,
+		Unchanged: n - differing, Elapsed: sum.Elapsed}
+	if sum != want {
+		e.t.Errorf("Summary = %+v; want %+v", sum, want)
+	}
+	e.checkWrites(users)
+}
+
+// checkWrites checks that every differing user was PATCHed exactly once and no other user at
+// all, and every seeded user's final metadata.
+func (e *env) checkWrites(users []seeded) {
+	e.t.Helper()
+	e.checkWrittenOnce(users)
+	e.checkTenant(users)
 }
 
 // checkTenant checks every seeded user's final metadata.

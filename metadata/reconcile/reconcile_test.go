@@ -30,13 +30,7 @@ func TestReconcileWritesOnlyUsersThatDiffer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := reconcile.Summary{RunID: sum.RunID, Total: 1000, Users: 1000, Written: differing,
-		Unchanged: 1000 - differing, Elapsed: sum.Elapsed}
-	if sum != want {
-		t.Errorf("Summary = %+v; want %+v", sum, want)
-	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkCompleteRun(sum, users)
 
 	_, times := e.patches()
 	if got, limit := maxPerWindow(times, time.Second), rate+rate/20+2; got > limit {
@@ -161,20 +155,28 @@ func (k *killingWriter) Write(ctx context.Context, w metadata.Write) (metadata.O
 	return out, err
 }
 
+// runKilled runs reconcile.Run and cancels it once after writes succeeded, as a SIGINT would; t
+// fails unless the run ends with context.Canceled.
+func (e *env) runKilled(opts reconcile.Options, after int64) reconcile.Summary {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	deps := e.deps()
+	deps.Writer = &killingWriter{Writer: e.w, after: after, kill: cancel}
+	sum, err := reconcile.Run(ctx, opts, deps)
+	if !errors.Is(err, context.Canceled) {
+		e.t.Fatalf("first Run = %+v, %v; want context.Canceled", sum, err)
+	}
+	return sum
+}
+
 func TestReconcileResumesAfterInterruption(t *testing.T) {
 	e := newEnv(t)
 	users := e.seed(300, mixed)
 	differing := countDiffering(users) // 180, 30 per page of 50
 	opts := reconcile.Options{Policy: metadata.DefaultPolicy, Rate: 1000, PerPage: 50, Name: "resume-test"}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	deps := e.deps()
-	deps.Writer = &killingWriter{Writer: e.w, after: 70, kill: cancel}
-	first, err := reconcile.Run(ctx, opts, deps)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("first Run = %+v, %v; want context.Canceled", first, err)
-	}
+	first := e.runKilled(opts, 70)
 	if first.Written < 70 || first.Written >= differing {
 		t.Fatalf("first Run wrote %d; want at least 70 and not all %d", first.Written, differing)
 	}
@@ -199,8 +201,7 @@ func TestReconcileResumesAfterInterruption(t *testing.T) {
 	if second.Users != 200 {
 		t.Errorf("second Run listed %d users; want pages 2 to 5 (200)", second.Users)
 	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkWrites(users)
 	if got := e.checkpoint("resume-test"); got != "" {
 		t.Errorf("checkpoint after the resumed run = %q; want none", got)
 	}
@@ -293,6 +294,5 @@ func TestReconcileNeverWritesTwiceWithStaleListing(t *testing.T) {
 	if got := e.tenant.Count(http.MethodGet, "/api/v2/users/"+last); got != 1 {
 		t.Errorf("GETs of %s (write not recorded) = %d; want 1 re-read", last, got)
 	}
-	e.checkWrittenOnce(users)
-	e.checkTenant(users)
+	e.checkWrites(users)
 }

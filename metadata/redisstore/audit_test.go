@@ -16,8 +16,7 @@ import (
 
 func TestAudit(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	t0 := time.Date(2026, 6, 1, 8, 0, 0, 5, time.UTC)
 	promote := metadata.AuditEntry{
 		UserID: "auth0|a", Time: t0, Reason: metadata.ReasonLogin, RequestID: "req-1",
@@ -90,7 +89,7 @@ func TestAuditIsCapped(t *testing.T) {
 
 func TestCheckpoint(t *testing.T) {
 	t.Parallel()
-	store, rdb, _ := newStore(t)
+	store, rdb := redistest.Start(t).Open(t)
 	ctx := context.Background()
 	if v, err := store.Checkpoint(ctx, "nightly"); err != nil || v != "" {
 		t.Errorf("Checkpoint(none) = %q, %v; want \"\", nil", v, err)

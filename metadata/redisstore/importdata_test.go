@@ -13,7 +13,8 @@ import (
 
 func TestImportPlays(t *testing.T) {
 	t.Parallel()
-	store, _, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 	srv.Do("SET", redisstore.PlaysKey("auth0|live"), "150")
 	srv.Do("SET", redisstore.PlaysKey("auth0|junk"), "lots")
@@ -53,7 +54,8 @@ func TestImportPlays(t *testing.T) {
 
 func TestImportSongsReplaceAndResend(t *testing.T) {
 	t.Parallel()
-	store, _, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 	const id = "auth0|songs"
 	for _, n := range []string{"old one", "old two", "old three"} {
@@ -88,8 +90,7 @@ func TestImportSongsReplaceAndResend(t *testing.T) {
 
 func TestImportSongsCap(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	names := make([]string, metadata.MaxSongsPerUser-2)
 	for i := range names {
 		names[i] = fmt.Sprint("song ", i)

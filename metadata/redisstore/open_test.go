@@ -132,7 +132,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 
 	srv.Restart()
-	waitFor(t, 5*time.Second, func() error { return store.Ping(ctx) })
+	testkit.WaitFor(t, func() error { return store.Ping(ctx) })
 	if got, err := store.RecordPlay(ctx, "auth0|1"); err != nil || got != 1 {
 		t.Errorf("RecordPlay after restart = %d, %v; want 1, nil (the data went with the process)", got, err)
 	}
@@ -187,7 +187,7 @@ func TestRecordPlayNeverCountsTwice(t *testing.T) {
 	srv.Resume()
 
 	control := func() int { v, _ := srv.Do("GET", "control"); n, _ := strconv.Atoi(fmt.Sprint(v)); return n }
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if n := control(); n < 2 {
 			return fmt.Errorf("control INCR counted %d time(s); want >= 2, or this test no longer provokes a re-send", n)
 		}
@@ -222,10 +222,4 @@ func warm(t *testing.T, c *redis.Client, n int) {
 	for _, cn := range conns {
 		cn.Close()
 	}
-}
-
-// waitFor waits for cond as testkit.WaitFor does (timeout is not used: tests wait for the event).
-func waitFor(t *testing.T, _ time.Duration, cond func() error) {
-	t.Helper()
-	testkit.WaitFor(t, cond)
 }

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 func TestQueueOverdue(t *testing.T) {
 	t.Parallel()
-	store, _, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 	overdue := func(step string) time.Duration {
 		t.Helper()

@@ -15,12 +15,12 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestQueuePutMerges(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 123456789, time.UTC)
 	user := "auth0|merge"
 
@@ -65,8 +65,7 @@ func TestQueuePutMerges(t *testing.T) {
 
 func TestQueueKeepsValuesExact(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	in := map[string]any{
 		"empty":  []any{},
 		"nested": map[string]any{"a": []any{"x", map[string]any{}}, "b": nil},
@@ -91,8 +90,7 @@ func TestQueueKeepsValuesExact(t *testing.T) {
 
 func TestQueueConcurrentPutsOneEntry(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
@@ -114,8 +112,7 @@ func TestQueueConcurrentPutsOneEntry(t *testing.T) {
 // increasing order, and the last version applied for each user is its newest.
 func TestQueueOneConsumerPerUser(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	const users, puts = 30, 600
 	userID := func(i int) string { return fmt.Sprintf("auth0|u%02d", i) }
 
@@ -198,15 +195,10 @@ func TestQueueOneConsumerPerUser(t *testing.T) {
 }
 
 func TestQueueLeaseExpiry(t *testing.T) {
-	store, _, _ := newStore(t)
-	ctx := context.Background()
-	must(t, store.Put(ctx, metadata.QueueEntry{UserID: "auth0|lease", Rerun: true}))
+	store, ctx := newStore(t)
 	const lease = 500 * time.Millisecond
 	claimed := time.Now() // a's lease ends no sooner than lease after this
-	first, err := store.Claim(ctx, "a", 10, lease)
-	if err != nil || len(first) != 1 {
-		t.Fatalf("Claim(a) = %v, %v; want one entry", first, err)
-	}
+	putAndClaim(t, store, "auth0|lease", lease)
 	// Only a claim known to fall inside the lease must come back empty (a loaded machine may
 	// delay this one past it).
 	if got, _ := store.Claim(ctx, "b", 10, time.Minute); len(got) != 0 && time.Since(claimed) < lease {
@@ -214,7 +206,8 @@ func TestQueueLeaseExpiry(t *testing.T) {
 	}
 	// a "dies"; b polls until the lease has ended.
 	var got []metadata.QueueEntry
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
+		var err error
 		got, err = store.Claim(ctx, "b", 10, time.Minute)
 		if err != nil || len(got) == 0 {
 			return fmt.Errorf("nothing claimed yet (%v)", err)
@@ -231,8 +224,7 @@ func TestQueueLeaseExpiry(t *testing.T) {
 
 func TestQueueStaleDoneKeepsNewerEntry(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	user := "auth0|stale"
 	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Explicit: metadata.DisplayNamePatch("old")}))
 	a, _ := store.Claim(ctx, "a", 1, time.Minute)
@@ -256,22 +248,51 @@ func TestQueueStaleDoneKeepsNewerEntry(t *testing.T) {
 	must(t, store.Done(ctx, b[0])) // again: nothing left, no error
 }
 
-func TestQueueRetry(t *testing.T) {
-	store, _, _ := newStore(t)
-	ctx := context.Background()
-	user := "auth0|retry"
-	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
-	e, _ := store.Claim(ctx, "a", 1, time.Minute)
-	if len(e) != 1 {
-		t.Fatal("nothing claimed")
+// TestQueueHold: a held entry is not claimed while its lease runs; a Put merges into it; Done
+// with the held version leaves the newer value due for a consumer; a second Hold finds the entry.
+func TestQueueHold(t *testing.T) {
+	t.Parallel()
+	store, ctx := newStore(t)
+	first := metadata.QueueEntry{UserID: "auth0|hold", Explicit: metadata.DisplayNamePatch("First")}
+	held, ok, err := store.Hold(ctx, first, "writer-1", time.Minute)
+	if err != nil || !ok || held.Version == 0 {
+		t.Fatalf("Hold(no entry) = %+v, %v, %v; want held with a version", held, ok, err)
 	}
+	if _, ok, err := store.Hold(ctx, first, "writer-2", time.Minute); err != nil || ok {
+		t.Errorf("Hold(entry exists) = %v, %v; want not held", ok, err)
+	}
+	if got, err := store.Claim(ctx, "worker", 10, time.Minute); err != nil || len(got) != 0 {
+		t.Errorf("Claim while held = %v, %v; want nothing", got, err)
+	}
+	if err := store.Put(ctx, metadata.QueueEntry{UserID: "auth0|hold", Explicit: metadata.DisplayNamePatch("Second")}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if got, err := store.Claim(ctx, "worker", 10, time.Minute); err != nil || len(got) != 0 {
+		t.Errorf("Claim after a Put into the held entry = %v, %v; want nothing yet", got, err)
+	}
+	if err := store.Done(ctx, held); err != nil {
+		t.Fatalf("Done: %v", err)
+	}
+	got, err := store.Claim(ctx, "worker", 10, time.Minute)
+	if err != nil || len(got) != 1 || got[0].Explicit.UserMetadata["displayName"] != "Second" {
+		t.Fatalf("Claim after Done of the held version = %+v, %v; want the merged Second", got, err)
+	}
+	if _, _, err := store.Hold(ctx, first, "", time.Minute); err == nil {
+		t.Errorf("Hold with no consumer: nil error; want ErrInvalid")
+	}
+}
+
+func TestQueueRetry(t *testing.T) {
+	store, ctx := newStore(t)
+	user := "auth0|retry"
+	e := putAndClaim(t, store, user, time.Minute)
 	start := time.Now()
-	must(t, store.Retry(ctx, e[0], start.Add(300*time.Millisecond)))
+	must(t, store.Retry(ctx, e, start.Add(300*time.Millisecond)))
 	if got, _ := store.Claim(ctx, "b", 1, time.Minute); len(got) != 0 && time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("Claim right after Retry = %v; want none until notBefore", got)
 	}
 	var got []metadata.QueueEntry
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		got, _ = store.Claim(ctx, "b", 1, time.Minute)
 		if len(got) == 0 {
 			return errors.New("not due yet")
@@ -281,8 +302,8 @@ func TestQueueRetry(t *testing.T) {
 	if d := time.Since(start); d < 280*time.Millisecond {
 		t.Errorf("entry due again after %s; want >= 300ms", d)
 	}
-	if got[0].Attempts != 1 || got[0].Version != e[0].Version {
-		t.Errorf("entry after one Retry: attempts %d version %d; want 1, %d", got[0].Attempts, got[0].Version, e[0].Version)
+	if got[0].Attempts != 1 || got[0].Version != e.Version {
+		t.Errorf("entry after one Retry: attempts %d version %d; want 1, %d", got[0].Attempts, got[0].Version, e.Version)
 	}
 
 	// A Put makes an entry in backoff due now.
@@ -295,22 +316,17 @@ func TestQueueRetry(t *testing.T) {
 }
 
 func TestQueueStaleRetryLeavesNewerLease(t *testing.T) {
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	user := "auth0|slow"
-	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
-	a, _ := store.Claim(ctx, "a", 1, 50*time.Millisecond)
-	if len(a) != 1 {
-		t.Fatal("nothing claimed")
-	}
+	a := putAndClaim(t, store, user, 50*time.Millisecond)
 	time.Sleep(80 * time.Millisecond) // a overruns its lease
 	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
 	b, _ := store.Claim(ctx, "b", 1, time.Minute)
-	if len(b) != 1 || b[0].Version <= a[0].Version {
-		t.Fatalf("Claim(b) = %+v; want a newer version than %d", b, a[0].Version)
+	if len(b) != 1 || b[0].Version <= a.Version {
+		t.Fatalf("Claim(b) = %+v; want a newer version than %d", b, a.Version)
 	}
-	must(t, store.Retry(ctx, a[0], time.Now().Add(time.Hour))) // a's late failure report
-	must(t, store.Done(ctx, a[0]))                             // or a late success report
+	must(t, store.Retry(ctx, a, time.Now().Add(time.Hour))) // a's late failure report
+	must(t, store.Done(ctx, a))                             // or a late success report
 	if got, _ := store.Claim(ctx, "c", 1, time.Minute); len(got) != 0 {
 		t.Fatalf("Claim(c) while b holds version 2 = %+v; want none", got)
 	}
@@ -327,19 +343,17 @@ func TestQueueStaleRetryLeavesNewerLease(t *testing.T) {
 // consumer applied and finished the entry and a new entry of the same user was queued: the new
 // entry must survive (versions are never reused).
 func TestQueueLateDoneAfterReuse(t *testing.T) {
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	user := "auth0|aba"
-	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Rerun: true}))
-	a, _ := store.Claim(ctx, "a", 1, 30*time.Millisecond)
+	a := putAndClaim(t, store, user, 30*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	b, _ := store.Claim(ctx, "b", 1, time.Minute)
-	if len(a) != 1 || len(b) != 1 {
-		t.Fatalf("claims = %v, %v; want one entry each", a, b)
+	if len(b) != 1 {
+		t.Fatalf("Claim(b) after a's lease = %v; want one entry", b)
 	}
 	must(t, store.Done(ctx, b[0]))
 	must(t, store.Put(ctx, metadata.QueueEntry{UserID: user, Explicit: metadata.DisplayNamePatch("later")}))
-	must(t, store.Done(ctx, a[0])) // late
+	must(t, store.Done(ctx, a)) // late
 	e, err := store.Pending(ctx, user)
 	if err != nil || e.Explicit.UserMetadata["displayName"] != "later" {
 		t.Errorf("Pending after a late Done = %+v, %v; want the new entry", e, err)
@@ -362,7 +376,7 @@ func TestQueueSurvivesProcessRestart(t *testing.T) {
 
 	second, _ := open(t, redisstore.Options{URL: srv.URL()})
 	got := map[string]metadata.QueueEntry{}
-	waitFor(t, 3*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		entries, err := second.Claim(ctx, "next", 10, time.Minute)
 		if err != nil {
 			return err
@@ -382,8 +396,7 @@ func TestQueueSurvivesProcessRestart(t *testing.T) {
 
 func TestQueueRejectsBadArguments(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	for name, err := range map[string]error{
 		"Put no user":    store.Put(ctx, metadata.QueueEntry{}),
 		"Put not JSON":   store.Put(ctx, metadata.QueueEntry{UserID: "u", Explicit: metadata.Patch{AppMetadata: map[string]any{"f": func() {}}}}),
@@ -401,6 +414,18 @@ func TestQueueRejectsBadArguments(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// putAndClaim queues a rerun for user and claims it as consumer "a" with the lease given; t fails
+// unless that one entry comes back.
+func putAndClaim(t *testing.T, store *redisstore.Store, user string, lease time.Duration) metadata.QueueEntry {
+	t.Helper()
+	must(t, store.Put(t.Context(), metadata.QueueEntry{UserID: user, Rerun: true}))
+	got, err := store.Claim(t.Context(), "a", 1, lease)
+	if err != nil || len(got) != 1 || got[0].UserID != user {
+		t.Fatalf("Claim(a) after Put(%s) = %v, %v; want that one entry", user, got, err)
+	}
+	return got[0]
+}
 
 func must(t *testing.T, err error) {
 	t.Helper()

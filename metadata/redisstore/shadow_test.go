@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,8 +9,7 @@ import (
 
 func TestShadowStatsByTheHour(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
 	logins := []metadata.ShadowLogin{
 		{UserID: "auth0|a", Time: now.Add(-2 * time.Hour)},

@@ -19,16 +19,17 @@ import (
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
-func newStore(t *testing.T) (*redisstore.Store, redis.UniversalClient, *redistest.Server) {
+// newStore gives t a Store on a redis-server of its own, and a context that ends with t. A test
+// that also reads Redis behind the Store's back opens the Store with redistest itself.
+func newStore(t *testing.T) (*redisstore.Store, context.Context) {
 	t.Helper()
-	srv := redistest.Start(t)
-	store, rdb := open(t, redisstore.Options{URL: srv.URL()})
-	return store, rdb, srv
+	store, _ := redistest.Start(t).Open(t)
+	return store, t.Context()
 }
 
 func TestBeginLogin(t *testing.T) {
 	t.Parallel()
-	store, rdb, _ := newStore(t)
+	store, rdb := redistest.Start(t).Open(t)
 	ctx := context.Background()
 	user := "auth0|login"
 
@@ -71,7 +72,8 @@ func TestBeginLogin(t *testing.T) {
 // TestBeginLoginOneRoundTrip proves the login path costs Redis one round trip: the client sends a
 // single pipeline of two commands, and the server runs exactly SET and GET.
 func TestBeginLoginOneRoundTrip(t *testing.T) {
-	store, rdb, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, rdb := srv.Open(t)
 	ctx := context.Background()
 	if _, err := store.BeginLogin(ctx, "auth0|warm", "jti-0", time.Minute); err != nil {
 		t.Fatal(err) // warms the connection pools: no handshake below
@@ -147,7 +149,7 @@ func commandStats(t *testing.T, srv *redistest.Server) map[string]int {
 
 func TestPlays(t *testing.T) {
 	t.Parallel()
-	store, rdb, _ := newStore(t)
+	store, rdb := redistest.Start(t).Open(t)
 	ctx := context.Background()
 	user := "google-oauth2|42"
 	if got, err := store.Plays(ctx, user); err != nil || got != 0 {
@@ -186,8 +188,7 @@ func TestPlays(t *testing.T) {
 
 func TestRecordPlayConcurrent(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	const n = 200
 	got := make([]int64, n)
 	errs := make([]error, n)
@@ -212,8 +213,7 @@ func TestRecordPlayConcurrent(t *testing.T) {
 
 func TestFavGenre(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	if _, err := store.FavGenre(ctx, "auth0|g"); !errors.Is(err, metadata.ErrNotFound) {
 		t.Errorf("FavGenre(unset) err = %v; want ErrNotFound", err)
 	}
@@ -235,8 +235,7 @@ func TestFavGenre(t *testing.T) {
 
 func TestSongs(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	user := "auth0|songs"
 	songs, err := store.Songs(ctx, user)
 	if err != nil || songs == nil || len(songs) != 0 {
@@ -266,8 +265,7 @@ func TestSongs(t *testing.T) {
 
 func TestAddSongConcurrentAndBounded(t *testing.T) {
 	t.Parallel()
-	store, _, _ := newStore(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	user := "auth0|many"
 	var wg sync.WaitGroup
 	ids := make(chan int64, metadata.MaxSongsPerUser+50)

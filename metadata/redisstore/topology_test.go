@@ -14,6 +14,7 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // TestCluster runs every operation for users spread over the three masters of a real Redis
@@ -216,7 +217,7 @@ func TestSentinelFailover(t *testing.T) {
 		}
 	}()
 
-	waitFor(t, 5*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if ok.Load() < 5 {
 			return errors.New("no calls succeeded yet")
 		}
@@ -226,7 +227,7 @@ func TestSentinelFailover(t *testing.T) {
 	s.KillMaster()
 	newAddr := s.WaitFailover(old)
 	failedOver := ok.Load()
-	waitFor(t, 10*time.Second, func() error {
+	testkit.WaitFor(t, func() error {
 		if ok.Load() < failedOver+5 {
 			return fmt.Errorf("calls not succeeding again after failover to %s", newAddr)
 		}

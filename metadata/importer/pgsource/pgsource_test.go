@@ -5,29 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/rulehook/rulehook/metadata/importer"
 	"github.com/rulehook/rulehook/metadata/importer/pgsource"
 	"github.com/rulehook/rulehook/metadata/importer/pgsource/pgtest"
-	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 const playsQuery = `SELECT user_id, plays FROM plays`
-
-func newStore(t *testing.T) (*redisstore.Store, *redistest.Server) {
-	t.Helper()
-	srv := redistest.Start(t)
-	rdb, err := redisstore.Open(redisstore.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb), srv
-}
 
 func run(t *testing.T, url string, q pgsource.Queries, store importer.Store, opts importer.Options) *importer.Summary {
 	t.Helper()
@@ -51,7 +39,8 @@ func sampleQueries() pgsource.Queries {
 func TestSampleSchemaImport(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 300)
-	store, srv := newStore(t)
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 
 	sum := run(t, db.URL, sampleQueries(), store, importer.Options{Batch: 64})
@@ -81,7 +70,7 @@ func TestSampleSchemaImport(t *testing.T) {
 	// A second run leaves the same state, and says so.
 	before := dump(t, srv)
 	again := run(t, db.URL, sampleQueries(), store, importer.Options{})
-	if after := dump(t, srv); after != before {
+	if after := dump(t, srv); !maps.Equal(after, before) {
 		t.Errorf("a second run changed the data")
 	}
 	for _, k := range again.PerKind[:2] {
@@ -91,41 +80,23 @@ func TestSampleSchemaImport(t *testing.T) {
 	}
 }
 
-// dump is every user key of the sample with its value, in a stable form (the songs-import
-// marks, which only tie a run's parts together, left out).
-func dump(t *testing.T, srv *redistest.Server) string {
+// dump is every user key of the sample with its value (the songs-import marks, which only tie a
+// run's parts together, left out).
+func dump(t *testing.T, srv *redistest.Server) map[string]string {
 	t.Helper()
-	keys, err := srv.Do("KEYS", "rulehook:{auth0|u*")
-	if err != nil {
-		t.Fatal(err)
+	keys := srv.Dump(t, "rulehook:{auth0|u*")
+	maps.DeleteFunc(keys, func(k, _ string) bool { return strings.HasSuffix(k, ":songs:import") })
+	if len(keys) == 0 {
+		t.Fatal("no user keys in Redis")
 	}
-	var b strings.Builder
-	list := keys.([]any)
-	names := make([]string, 0, len(list))
-	for _, k := range list {
-		if s := k.(string); !strings.HasSuffix(s, ":songs:import") {
-			names = append(names, s)
-		}
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		typ, _ := srv.Do("TYPE", k)
-		var v any
-		if typ == "hash" {
-			v, _ = srv.Do("HGETALL", k)
-		} else {
-			v, _ = srv.Do("GET", k)
-		}
-		fmt.Fprintf(&b, "%s=%v\n", k, v)
-	}
-	return b.String()
+	return keys
 }
 
 func TestSongsInAnyOrderGiveTheSameLists(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 40)
-	byUser, _ := newStore(t)
-	bySongID, _ := newStore(t)
+	byUser, _ := redistest.Start(t).Open(t)
+	bySongID, _ := redistest.Start(t).Open(t)
 	q := pgsource.Queries{Songs: pgsource.DefaultSongsQuery}
 	run(t, db.URL, q, byUser, importer.Options{})
 	q.Songs = `SELECT user_id, songname FROM songs ORDER BY song_id`
@@ -148,7 +119,7 @@ func TestBadRowsAndCap(t *testing.T) {
 	db.Exec(t, `INSERT INTO plays VALUES ('auth0|ok', 3), (NULL, 4), ('auth0|neg', -1), ('', 2)`)
 	db.Exec(t, `INSERT INTO user_data VALUES ('auth0|ok', 'rock'), ('auth0|blank', '   '), ('auth0|null', NULL)`)
 	db.Exec(t, `INSERT INTO songs (songname, user_id) SELECT 'n' || i, 'auth0|big' FROM generate_series(1, 1003) i`)
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	var report bytes.Buffer
 	sum := run(t, db.URL, sampleQueries(), store, importer.Options{Report: &report})
 	if sum.Complete() || sum.Skipped != 8 {
@@ -169,7 +140,7 @@ func TestBadRowsAndCap(t *testing.T) {
 func TestQueryErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Sample(t, 3)
-	store, _ := newStore(t)
+	store, _ := redistest.Start(t).Open(t)
 	ctx := context.Background()
 	for _, q := range []string{`SELECT user_id FROM plays`, `SELECT user_id, plays, 1 FROM plays`, `SELECT nope FROM plays`} {
 		src, err := pgsource.Open(ctx, db.URL, pgsource.Queries{Plays: q})

@@ -12,6 +12,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management/client"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 var postLogin = management.ActionTriggerTypeEnumPostLogin.Ptr()
@@ -30,7 +31,7 @@ func refByName(name string) *management.ActionBindingWithRef {
 // waitBuilt polls the action until its status is "built", as a deploy command must.
 func waitBuilt(t *testing.T, m *client.Management, id string) {
 	t.Helper()
-	waitFor(t, "the action to build", func() bool {
+	testkit.WaitUntil(t, "the action to build", func() bool {
 		a, err := m.Actions.Get(context.Background(), id)
 		if err != nil {
 			t.Fatalf("Actions.Get: %v", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
+	"github.com/auth0/go-auth0/v3/management/client"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 )
@@ -37,12 +38,32 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func exportRequest(format management.JobFileFormatEnum, fields ...string) *management.CreateExportUsersRequestContent {
-	req := &management.CreateExportUsersRequestContent{Format: format.Ptr()}
+// createExport asks the tenant for a users-export job of the fields given, as JSON lines.
+func createExport(t *testing.T, m *client.Management, fields ...string) *management.CreateExportUsersResponseContent {
+	t.Helper()
+	req := &management.CreateExportUsersRequestContent{Format: management.JobFileFormatEnumJSON.Ptr()}
 	for _, f := range fields {
 		req.Fields = append(req.Fields, &management.CreateExportUsersFields{Name: f})
 	}
-	return req
+	job, err := m.Jobs.UsersExports.Create(context.Background(), req)
+	if err != nil {
+		t.Fatalf("UsersExports.Create: %v", err)
+	}
+	return job
+}
+
+// finishedJob reads the job until it has completed or failed.
+func finishedJob(t *testing.T, m *client.Management, id string) *management.GetJobResponseContent {
+	t.Helper()
+	for {
+		j, err := m.Jobs.Get(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Jobs.Get(%s): %v", id, err)
+		}
+		if s := j.GetStatus(); s == "completed" || s == "failed" {
+			return j
+		}
+	}
 }
 
 // readExport downloads location without a token and returns its gunzipped lines.
@@ -79,10 +100,7 @@ func TestExportJobTakesPollsThenServesNDJSON(t *testing.T) {
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
 
-	job, err := m.Jobs.UsersExports.Create(ctx, exportRequest(management.JobFileFormatEnumJSON, "user_id", "app_metadata", "user_metadata"))
-	if err != nil {
-		t.Fatalf("UsersExports.Create: %v", err)
-	}
+	job := createExport(t, m, "user_id", "app_metadata", "user_metadata")
 	if job.GetStatus() != "pending" || job.GetType() != "users_export" || !regexp.MustCompile(`^job_[A-Za-z0-9]{16}$`).MatchString(job.GetID()) {
 		t.Errorf("created job = status %q type %q id %q; want pending users_export job_<16>", job.GetStatus(), job.GetType(), job.GetID())
 	}
@@ -118,18 +136,8 @@ func TestExportLocationExpiresAfterSixtySeconds(t *testing.T) {
 	s.PutUser(mgmttest.User{ID: "auth0|a"})
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
-	job, err := m.Jobs.UsersExports.Create(ctx, exportRequest(management.JobFileFormatEnumJSON, "user_id"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	location := ""
-	for location == "" {
-		j, err := m.Jobs.Get(ctx, job.GetID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		location = j.GetLocation()
-	}
+	job := createExport(t, m, "user_id")
+	location := finishedJob(t, m, job.GetID()).GetLocation()
 	clock.Add(59 * time.Second)
 	if status, _ := readExport(t, location); status != 200 {
 		t.Errorf("GET location after 59 s = %d; want 200", status)
@@ -160,20 +168,8 @@ func TestExportJobFailsWithItsMessage(t *testing.T) {
 	s := newServer(t, mgmttest.WithExportPolls(1))
 	s.FailNextExport("Internal error exporting users")
 	m := newClient(t, s, 2*time.Second)
-	ctx := context.Background()
-	job, err := m.Jobs.UsersExports.Create(ctx, exportRequest(management.JobFileFormatEnumJSON, "user_id"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	status := ""
-	var j *management.GetJobResponseContent
-	for status != "failed" && status != "completed" {
-		if j, err = m.Jobs.Get(ctx, job.GetID()); err != nil {
-			t.Fatal(err)
-		}
-		status = j.GetStatus()
-	}
-	if status != "failed" || j.GetStatusDetails() != "Internal error exporting users" || j.GetLocation() != "" {
+	j := finishedJob(t, m, createExport(t, m, "user_id").GetID())
+	if status := j.GetStatus(); status != "failed" || j.GetStatusDetails() != "Internal error exporting users" || j.GetLocation() != "" {
 		t.Errorf("job = %q details %q location %q; want failed with the message and no location", status, j.GetStatusDetails(), j.GetLocation())
 	}
 }

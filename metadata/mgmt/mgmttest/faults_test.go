@@ -19,8 +19,7 @@ import (
 )
 
 func TestFault429CarriesRateLimitHeadersThenClears(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
 	reset := time.Now().Add(30 * time.Second)
@@ -61,8 +60,7 @@ func TestFault429CarriesRateLimitHeadersThenClears(t *testing.T) {
 }
 
 func TestFault5xx(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 2*time.Second)
 	for _, status := range []int{500, 502, 503} {
 		s.SetFault("", "/api/v2/users/*", mgmttest.Fault{Status: status})
@@ -78,8 +76,7 @@ func TestFault5xx(t *testing.T) {
 }
 
 func TestFaultHangUntilTheClientGivesUp(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 200*time.Millisecond)
 	if _, err := m.Users.Get(context.Background(), "auth0|1", nil); err != nil { // fetch the token first
 		t.Fatal(err)
@@ -90,7 +87,7 @@ func TestFaultHangUntilTheClientGivesUp(t *testing.T) {
 	if err == nil || time.Since(begin) > testkit.Within(200*time.Millisecond) {
 		t.Fatalf("Users.Update under a hang = %v after %v; want a timeout after ~200ms", err, time.Since(begin))
 	}
-	waitFor(t, "the hung request to be logged", func() bool { return s.Count(http.MethodPatch, "/api/v2/users/") == 1 })
+	testkit.WaitUntil(t, "the hung request to be logged", func() bool { return s.Count(http.MethodPatch, "/api/v2/users/") == 1 })
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPatch && r.Status != 0 {
 			t.Errorf("hung request logged with status %d; want 0", r.Status)
@@ -112,7 +109,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the request to arrive", func() bool { return s.Count("", "/.well-known/") == 1 })
+	testkit.WaitUntil(t, "the request to arrive", func() bool { return s.Count("", "/.well-known/") == 1 })
 	s.Close()
 	select {
 	case <-done:
@@ -122,8 +119,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 }
 
 func TestFaultDelayThenPassThrough(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 2*time.Second)
 	s.SetFault(http.MethodGet, "/api/v2/users/auth0|1", mgmttest.Fault{Delay: 150 * time.Millisecond, Remaining: 3})
 	begin := time.Now()
@@ -140,8 +136,7 @@ func TestFaultDelayThenPassThrough(t *testing.T) {
 }
 
 func TestFaultOnTokenEndpoint(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 2*time.Second)
 	s.SetFault(http.MethodPost, "/oauth/token", mgmttest.Fault{Status: 503})
 	_, err := m.Users.Get(context.Background(), "auth0|1", nil)
@@ -155,8 +150,7 @@ func TestFaultOnTokenEndpoint(t *testing.T) {
 }
 
 func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	tok := accessToken(t, s)
 	for _, tc := range []struct{ method, path, token string }{
 		{"GET", "/api/v2/users/auth0%7C1", tok},
@@ -183,8 +177,7 @@ func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
 // call, where it only stops the second attempt) a 503 still costs a backoff sleep of about 1 s
 // before the error comes back, and a 429 sleeps until X-RateLimit-Reset.
 func TestGoAuth0SleepsOnRetryableStatusEvenWithoutRetries(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClientWith(t, s, &http.Client{Timeout: 2 * time.Second})
 	if _, err := m.Users.Get(context.Background(), "auth0|1", nil); err != nil {
 		t.Fatal(err)
@@ -211,8 +204,7 @@ func TestGoAuth0SleepsOnRetryableStatusEvenWithoutRetries(t *testing.T) {
 // client with a timeout, as here, or a hung /oauth/token blocks every call (oauth2 also tries
 // twice, client secret in a Basic header then in the body, so the wait is twice that timeout).
 func TestTokenEndpointHangIsBoundedOnlyByTheTokenContext(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 200 * time.Millisecond})
 	m, err := client.New(s.Host(),
 		option.WithInsecure(),

@@ -17,7 +17,6 @@ import (
 	"github.com/auth0/go-auth0/v3/management/option"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
-	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // newServer starts a tenant that the test closes when it ends.
@@ -25,6 +24,14 @@ func newServer(t *testing.T, opts ...mgmttest.Option) *mgmttest.Server {
 	t.Helper()
 	s := mgmttest.New(opts...)
 	t.Cleanup(s.Close)
+	return s
+}
+
+// newServerWithUser starts a tenant holding one user, auth0|1, that the test closes when it ends.
+func newServerWithUser(t *testing.T, opts ...mgmttest.Option) *mgmttest.Server {
+	t.Helper()
+	s := newServer(t, opts...)
+	s.PutUser(mgmttest.User{ID: "auth0|1"})
 	return s
 }
 
@@ -153,10 +160,4 @@ func accessToken(t *testing.T, s *mgmttest.Server) string {
 		t.Fatalf("POST /oauth/token = %d %s; want 200 with a token", resp.Status, resp.Raw)
 	}
 	return tok
-}
-
-// waitFor waits for cond as testkit.WaitUntil does.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitUntil(t, what, cond)
 }

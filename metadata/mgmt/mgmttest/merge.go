@@ -61,22 +61,23 @@ func badKey(path string, v any) (string, bool) {
 }
 
 // mergeMetadata applies a PATCH's metadata object to the stored one the way Auth0 does: {} wipes
-// the object; otherwise each top-level key is replaced whole (arrays and nested objects included)
-// and a null value deletes the key. The result is never nil.
+// the object; otherwise the merge is one level deep: a stored key the patch does not name is kept,
+// a key it names takes the patch's value whole (arrays and nested objects are not merged into),
+// and a key it names with null is gone. The result is never nil.
 func mergeMetadata(stored, patch map[string]any) map[string]any {
-	if len(patch) == 0 {
-		return map[string]any{}
-	}
 	out := make(map[string]any, len(stored)+len(patch))
+	if len(patch) == 0 {
+		return out
+	}
 	for k, v := range stored {
-		out[k] = v
+		if _, named := patch[k]; !named {
+			out[k] = v
+		}
 	}
 	for k, v := range patch {
-		if v == nil {
-			delete(out, k)
-			continue
+		if v != nil {
+			out[k] = v
 		}
-		out[k] = v
 	}
 	return out
 }

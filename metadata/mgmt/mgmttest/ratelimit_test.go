@@ -11,11 +11,11 @@ import (
 	"github.com/auth0/go-auth0/v3/management"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestWriteRateLimit(t *testing.T) {
-	s := newServer(t, mgmttest.WithWriteRate(20, 2))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithWriteRate(20, 2))
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
 	patch := func() (*management.UpdateUserResponseContent, http.Header, error) {
@@ -51,15 +51,14 @@ func TestWriteRateLimit(t *testing.T) {
 	if _, err := m.Users.Get(ctx, "auth0|1", nil); err != nil {
 		t.Errorf("a read while writes are limited: %v", err)
 	}
-	waitFor(t, "the bucket to refill", func() bool { _, _, err := patch(); return err == nil })
+	testkit.WaitUntil(t, "the bucket to refill", func() bool { _, _, err := patch(); return err == nil })
 }
 
 // TestWriteRateLimitHoldsOverTime sends writes as fast as the limit lets them through for a
 // while: the accepted ones never exceed burst + rate × elapsed.
 func TestWriteRateLimitHoldsOverTime(t *testing.T) {
 	const rate, burst = 50.0, 5
-	s := newServer(t, mgmttest.WithWriteRate(rate, burst))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithWriteRate(rate, burst))
 	tok := accessToken(t, s)
 	begin := time.Now()
 	for time.Since(begin) < 300*time.Millisecond {

@@ -64,8 +64,9 @@ type scopeRule struct {
 // Management API's OpenAPI description says the same in each 403, e.g. "Insufficient scope,
 // expected: read:actions." for GET /actions/actions). Scopes that
 // only a user's own token carries (read:current_user, update:current_user_metadata) are left out:
-// an M2M client never holds them. A route missing here needs no scope. Routes other branches add
-// (jobs) are listed so that they are checked as soon as they are served.
+// an M2M client never holds them. The Actions routes are not listed: ruleFor names their scope
+// after the method. A route missing here needs no scope. Routes other branches add (jobs) are
+// listed so that they are checked as soon as they are served.
 var scopeRules = map[string]scopeRule{
 	"GET /api/v2/users":         {anyOf: []string{"read:users"}},
 	"POST /api/v2/users":        {anyOf: []string{"create:users"}},
@@ -77,19 +78,25 @@ var scopeRules = map[string]scopeRule{
 
 	"POST /api/v2/jobs/users-exports": {anyOf: []string{"read:users"}},
 	"GET /api/v2/jobs/{id}":           {anyOf: []string{"create:users", "read:users"}},
+}
 
-	"GET /api/v2/actions/actions":                                   {anyOf: []string{"read:actions"}},
-	"POST /api/v2/actions/actions":                                  {anyOf: []string{"create:actions"}},
-	"GET /api/v2/actions/actions/{id}":                              {anyOf: []string{"read:actions"}},
-	"PATCH /api/v2/actions/actions/{id}":                            {anyOf: []string{"update:actions"}},
-	"DELETE /api/v2/actions/actions/{id}":                           {anyOf: []string{"delete:actions"}},
-	"POST /api/v2/actions/actions/{id}/deploy":                      {anyOf: []string{"create:actions"}},
-	"GET /api/v2/actions/actions/{id}/versions":                     {anyOf: []string{"read:actions"}},
-	"GET /api/v2/actions/actions/{id}/versions/{versionId}":         {anyOf: []string{"read:actions"}},
-	"POST /api/v2/actions/actions/{id}/versions/{versionId}/deploy": {anyOf: []string{"create:actions"}},
-	"GET /api/v2/actions/triggers":                                  {anyOf: []string{"read:actions"}},
-	"GET /api/v2/actions/triggers/{triggerId}/bindings":             {anyOf: []string{"read:actions"}},
-	"PATCH /api/v2/actions/triggers/{triggerId}/bindings":           {anyOf: []string{"update:actions"}},
+// actionsVerb names the scope every /api/v2/actions route asks, by its method: Auth0's reference
+// asks read:actions of each GET, create:actions of each POST (a deploy too), update:actions of
+// each PATCH (bindings too) and delete:actions of each DELETE.
+var actionsVerb = map[string]string{
+	http.MethodGet: "read", http.MethodPost: "create", http.MethodPatch: "update", http.MethodDelete: "delete",
+}
+
+// ruleFor returns the scope rule of a route pattern of routes(); false when the route needs none.
+func ruleFor(pattern string) (scopeRule, bool) {
+	if rule, ok := scopeRules[pattern]; ok {
+		return rule, true
+	}
+	method, path, _ := strings.Cut(pattern, " ")
+	if verb, ok := actionsVerb[method]; ok && strings.HasPrefix(path, "/api/v2/actions/") {
+		return scopeRule{anyOf: []string{verb + ":actions"}}, true
+	}
+	return scopeRule{}, false
 }
 
 // insufficientScope answers Auth0's 403 for a token without the scope a call needs. The body is
@@ -106,7 +113,7 @@ func insufficientScope(w http.ResponseWriter, anyOf []string) {
 // r's route and answers 403 when none fits. body is the request body, read already.
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, granted string, body []byte) bool {
 	_, pattern := s.mux.Handler(r)
-	rule, ok := scopeRules[pattern]
+	rule, ok := ruleFor(pattern)
 	if !ok {
 		return true
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/auth0/go-auth0/v3/management/client"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // tokenFor runs the client-credentials grant for id and returns the answer's token and scope.
@@ -109,6 +110,9 @@ func TestInsufficientScopeAnswers403(t *testing.T) {
 		{"bindings", "GET", s.URL() + "/api/v2/actions/triggers/post-login/bindings", meta, nil, 403, "Insufficient scope, expected any of: read:actions"},
 		{"update bindings", "PATCH", s.URL() + "/api/v2/actions/triggers/post-login/bindings", meta, map[string]any{"bindings": []any{}},
 			403, "Insufficient scope, expected any of: update:actions"},
+		{"delete action", "DELETE", s.URL() + "/api/v2/actions/actions/act_1", reader, nil, 403, "Insufficient scope, expected any of: delete:actions"},
+		{"deploy version", "POST", s.URL() + "/api/v2/actions/actions/act_1/versions/v_1/deploy", meta, nil,
+			403, "Insufficient scope, expected any of: create:actions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,7 +184,7 @@ func TestDeployDelayEnds(t *testing.T) {
 	s := newServer(t, mgmttest.WithDeployDelay(time.Millisecond))
 	m := newClient(t, s, 2*time.Second)
 	id, bind := deployNew(t, m, "rulehook")
-	waitFor(t, "deployed_version.deployed", func() bool {
+	testkit.WaitUntil(t, "deployed_version.deployed", func() bool {
 		a, err := m.Actions.Get(context.Background(), id)
 		return err == nil && a.DeployedVersion.GetDeployed()
 	})

@@ -18,8 +18,7 @@ func slow(t mgmttest.Tier) mgmttest.Tier {
 }
 
 func TestFreeTierSharesOneBucketForEveryCall(t *testing.T) {
-	s := newServer(t, mgmttest.WithTier(slow(mgmttest.FreeTier())))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithTier(slow(mgmttest.FreeTier())))
 	tok := accessToken(t, s)
 	read := do(t, "GET", s.URL()+"/api/v2/users/auth0%7C1", nil, tok)
 	write := do(t, "PATCH", s.URL()+"/api/v2/users/auth0%7C1", map[string]any{"user_metadata": map[string]any{"a": 1}}, tok)
@@ -49,8 +48,7 @@ func TestFreeTierSharesOneBucketForEveryCall(t *testing.T) {
 }
 
 func TestSelfServiceTierSplitsReadAndWriteBuckets(t *testing.T) {
-	s := newServer(t, mgmttest.WithTier(slow(mgmttest.SelfServiceTier())))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithTier(slow(mgmttest.SelfServiceTier())))
 	tok := accessToken(t, s)
 	patch := func() rawResponse {
 		return do(t, "PATCH", s.URL()+"/api/v2/users/auth0%7C1", map[string]any{"user_metadata": map[string]any{"a": 1}}, tok)

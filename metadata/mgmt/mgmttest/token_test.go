@@ -12,8 +12,7 @@ import (
 )
 
 func TestGoAuth0FetchesOneTokenForManyCalls(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
 	for i := range 5 {
@@ -110,8 +109,7 @@ func TestTokenWithBasicAuth(t *testing.T) {
 }
 
 func TestAPIAcceptsOnlyLiveTokensItIssued(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	u := s.URL() + "/api/v2/users/auth0%7C1"
 	tok := accessToken(t, s)
 	if got := do(t, "GET", u, nil, tok); got.Status != 200 {
@@ -138,8 +136,7 @@ func TestAPIAcceptsOnlyLiveTokensItIssued(t *testing.T) {
 }
 
 func TestAPIRejectsExpiredToken(t *testing.T) {
-	s := newServer(t, mgmttest.WithTokenTTL(-time.Minute))
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t, mgmttest.WithTokenTTL(-time.Minute))
 	got := do(t, "GET", s.URL()+"/api/v2/users/auth0%7C1", nil, accessToken(t, s))
 	if got.Status != 401 || got.Body["message"] != "Expired token received for JSON Web Token validation" {
 		t.Errorf("GET with an expired token = %d %s; want 401 expired", got.Status, got.Raw)

@@ -133,8 +133,7 @@ func TestPatchRejectsInvalidMetadata(t *testing.T) {
 }
 
 func TestPatchRejectsMalformedBodies(t *testing.T) {
-	s := newServer(t)
-	s.PutUser(mgmttest.User{ID: "auth0|1"})
+	s := newServerWithUser(t)
 	tok := accessToken(t, s)
 	u := s.URL() + "/api/v2/users/auth0%7C1"
 	for name, body := range map[string]string{

@@ -106,3 +106,24 @@ func TestSentinelFailover(t *testing.T) {
 		t.Errorf("Master() after restart of the old master = the old master; want the new one")
 	}
 }
+
+func TestDumpTellsValuesApart(t *testing.T) {
+	s := Start(t)
+	for _, cmd := range [][]string{{"SET", "a:str", "v"}, {"HSET", "a:hash", "f", "1"}, {"SADD", "a:set", "x"}, {"SET", "b", "v"}} {
+		if _, err := s.Do(cmd...); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	before := s.Dump(t, "a:*")
+	if len(before) != 3 || before["a:str"] == "" || before["a:set"] == "" {
+		t.Fatalf("Dump(a:*) = %q; want the three a: keys with their values", before)
+	}
+	if _, err := s.Do("SADD", "a:set", "y"); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Dump(t, "a:*")
+	if after["a:set"] == before["a:set"] || after["a:str"] != before["a:str"] {
+		t.Errorf("Dump after SADD a:set: set %v, string %v; want only the set to differ",
+			after["a:set"] != before["a:set"], after["a:str"] != before["a:str"])
+	}
+}
