@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth0/go-auth0/v3/management/client"
 	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
 
@@ -72,7 +71,6 @@ const maxRateLimitWait = 30 * time.Second
 // the same the service uses (and so the same pacing).
 type tenant struct {
 	conn     *mgmt.Client
-	api      *client.Management
 	progress io.Writer
 	redact   []string // values that must never appear in an error
 }
@@ -95,7 +93,7 @@ func connect(ctx context.Context, c config) (*tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	t := &tenant{conn: conn, api: conn.API, progress: c.Progress, redact: redact}
+	t := &tenant{conn: conn, progress: c.Progress, redact: redact}
 	if _, err := conn.Grant(ctx); err != nil {
 		return nil, t.wrap("token", err)
 	}
