@@ -25,11 +25,7 @@ func runAudit(ctx context.Context, args []string, env *environment) error {
 	if *n < 1 || *n > redisstore.MaxAuditRead {
 		return usageErrorf("audit: --n must be between 1 and %d", redisstore.MaxAuditRead)
 	}
-	getenv, err := envOrDev(env, fs.FlagSet, *statePath)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadRedisConfig(getenv)
+	cfg, err := configOrDev(env, fs.FlagSet, *statePath, loadRedisConfig)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/every"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 )
@@ -154,23 +155,13 @@ func (b benchReconcile) reconcile(ctx context.Context, tenant *mgmttest.Server, 
 // own rusage is no use: Linux counts in its ru_maxrss the parent's memory it shared until exec.
 // VmHWM only grows, so the last sample is the peak up to 20 ms before the end.
 func sampleRSS(pid int, peak *int64) (stop func()) {
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if v, ok := peakRSS(pid); ok {
-				*peak = max(*peak, v)
-			}
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-			}
+	sample := func(time.Time) {
+		if v, ok := peakRSS(pid); ok {
+			*peak = max(*peak, v)
 		}
-	}()
-	return func() { close(quit); <-done }
+	}
+	sample(time.Now())
+	return every.Start(20*time.Millisecond, sample)
 }
 
 // report prints the figures and fails when one misses its target.

@@ -13,12 +13,9 @@ func TestDeployActionTwiceLeavesOneBoundDeployedAction(t *testing.T) {
 	tenant := mgmttest.New()
 	t.Cleanup(tenant.Close)
 	other := tenant.SeedBoundAction("post-login", "someone else's action")
-	env := map[string]string{
-		"AUTH0_DOMAIN": tenant.Domain(), "AUTH0_MANAGEMENT_URL": tenant.URL(),
-		"AUTH0_CLIENT_ID": tenant.ClientID(), "AUTH0_CLIENT_SECRET": tenant.ClientSecret(),
-		"CALLOUT_SECRET": testSecret, "RULEHOOK_URL": "https://rulehook.example.com",
-		"CLAIM_NAMESPACE": testNamespace,
-	}
+	env := tenantEnv(tenant, map[string]string{
+		"CALLOUT_SECRET": testSecret, "RULEHOOK_URL": "https://rulehook.example.com", "CLAIM_NAMESPACE": testNamespace,
+	})
 	getenv := func(k string) string { return env[k] }
 
 	var dry bytes.Buffer
@@ -76,11 +73,9 @@ func TestDeployActionRefusesARestrictedClaimNamespace(t *testing.T) {
 	tenant := mgmttest.New()
 	t.Cleanup(tenant.Close)
 	for _, ns := range []string{"roles", "https://tenant.auth0.com", "https://x.webtask.io", "http://webtask.run/ns"} {
-		env := map[string]string{
-			"AUTH0_DOMAIN": tenant.Domain(), "AUTH0_MANAGEMENT_URL": tenant.URL(),
-			"AUTH0_CLIENT_ID": tenant.ClientID(), "AUTH0_CLIENT_SECRET": tenant.ClientSecret(),
+		env := tenantEnv(tenant, map[string]string{
 			"CALLOUT_SECRET": testSecret, "RULEHOOK_URL": "https://rulehook.example.com", "CLAIM_NAMESPACE": ns,
-		}
+		})
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"deploy-action"}, func(k string) string { return env[k] }, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), "CLAIM_NAMESPACE") {

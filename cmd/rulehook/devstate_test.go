@@ -179,4 +179,21 @@ func TestCommandsFindTheRunningDev(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "rulehook login --user 'auth0|nobody'") {
 		t.Errorf("token for a user dev does not have = exit %d %q; want a hint to log them in", code, errs)
 	}
+	// A user the console creates has no password: the tenant refuses the password grant.
+	st, err := readDevState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(st.RulehookURL+"/dev/api/users", "application/json", strings.NewReader(`{"user_id":"auth0|nopass"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /dev/api/users = %s; want 200 OK", resp.Status)
+	}
+	code, _, errs = rulehook(t, nil, "token", "--state", state, "--user", "auth0|nopass")
+	if code == 0 || !strings.Contains(errs, "no password of this dev") {
+		t.Errorf("token for a user without dev's password = exit %d %q; want the grant's refusal explained", code, errs)
+	}
 }

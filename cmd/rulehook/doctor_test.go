@@ -13,12 +13,9 @@ import (
 
 // doctorEnv is serve's environment for a Redis at redisURL and the tenant.
 func doctorEnv(tenant *mgmttest.Server, redisURL string) map[string]string {
-	return map[string]string{
-		"REDIS_URL":    redisURL,
-		"AUTH0_DOMAIN": tenant.Domain(), "AUTH0_MANAGEMENT_URL": tenant.URL(),
-		"AUTH0_CLIENT_ID": tenant.ClientID(), "AUTH0_CLIENT_SECRET": tenant.ClientSecret(),
-		"CALLOUT_SECRET": testSecret, "CALLOUT_AUDIENCE": "https://rulehook.example.com",
-	}
+	return tenantEnv(tenant, map[string]string{
+		"REDIS_URL": redisURL, "CALLOUT_SECRET": testSecret, "CALLOUT_AUDIENCE": "https://rulehook.example.com",
+	})
 }
 
 // runDoctorWith runs `rulehook doctor` and returns its output and exit code.

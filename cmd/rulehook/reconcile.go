@@ -31,11 +31,7 @@ func runReconcile(ctx context.Context, args []string, env *environment) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	getenv, err := envOrDev(env, fs.FlagSet, *statePath)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadManagementConfig(getenv)
+	cfg, err := configOrDev(env, fs.FlagSet, *statePath, loadManagementConfig)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,18 +73,14 @@ func startStackOn(t *testing.T, redisEnv map[string]string, setPlays func(string
 	t.Cleanup(s.tenant.Close)
 	addr := freeAddr(t)
 	s.url = "http://" + addr
-	s.env = map[string]string{
-		"LISTEN_ADDR":          addr,
-		"AUTH0_DOMAIN":         s.tenant.Domain(),
-		"AUTH0_MANAGEMENT_URL": s.tenant.URL(),
-		"AUTH0_CLIENT_ID":      s.tenant.ClientID(),
-		"AUTH0_CLIENT_SECRET":  s.tenant.ClientSecret(),
-		"CALLOUT_SECRET":       testSecret,
-		"CALLOUT_AUDIENCE":     s.url,
-		"CALLOUT_DEADLINE":     stackDeadline.String(),
-		"API_AUDIENCE":         "https://music.example.com/api",
-		"SHUTDOWN_TIMEOUT":     "5s",
-	}
+	s.env = tenantEnv(s.tenant, map[string]string{
+		"LISTEN_ADDR":      addr,
+		"CALLOUT_SECRET":   testSecret,
+		"CALLOUT_AUDIENCE": s.url,
+		"CALLOUT_DEADLINE": stackDeadline.String(),
+		"API_AUDIENCE":     "https://music.example.com/api",
+		"SHUTDOWN_TIMEOUT": "5s",
+	})
 	for _, m := range []map[string]string{redisEnv, overrides} {
 		for k, v := range m {
 			s.env[k] = v
@@ -228,6 +225,17 @@ func signCallout(t *testing.T, iss, aud, sub string, body []byte) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// tenantEnv is the environment that makes a command reach tenant as its M2M application, with
+// extra added.
+func tenantEnv(tenant *mgmttest.Server, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"AUTH0_DOMAIN": tenant.Domain(), "AUTH0_MANAGEMENT_URL": tenant.URL(),
+		"AUTH0_CLIENT_ID": tenant.ClientID(), "AUTH0_CLIENT_SECRET": tenant.ClientSecret(),
+	}
+	maps.Copy(env, extra)
+	return env
 }
 
 func freeAddr(t *testing.T) string {

@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
 	"github.com/auth0/go-auth0/v3/management/option"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/rulehook/rulehook/metadata/mgmt"
 )
 
-// tenantClient is the little of the Management API that `rulehook login` needs against the
-// emulated tenant of `rulehook dev`: reading, creating and patching one user. It goes through
-// mgmt.Client, the go-auth0 client and token source every command uses.
+// tenantClient is the little of the emulated tenant of `rulehook dev` that `rulehook login` and
+// `rulehook token` need: reading, creating and patching one user through mgmt.Client (the go-auth0
+// client and token source every command uses), and a user's app API token (userToken).
 type tenantClient struct {
+	st   devState
 	conn *mgmt.Client
 	err  error // from building conn; returned by every call
 }
@@ -37,7 +41,7 @@ func newTenantClient(st devState) *tenantClient {
 		BaseURL: st.TenantURL, ClientID: st.ClientID, ClientSecret: st.ClientSecret,
 		Audience: "https://" + st.Domain + "/api/v2/", Timeout: 5 * time.Second,
 	})
-	return &tenantClient{conn: conn, err: err}
+	return &tenantClient{st: st, conn: conn, err: err}
 }
 
 // userView is what every go-auth0 user answer type offers.
@@ -132,4 +136,31 @@ func (c *tenantClient) patchUser(ctx context.Context, id string, app, user map[s
 		return err
 	})
 	return out, err
+}
+
+// userToken asks the tenant for an access token to the app API with the password grant, the
+// way an app gets one. golang.org/x/oauth2 offers that grant without an audience parameter, and
+// go-auth0's authentication client only over https; clientcredentials lets the grant_type be
+// set (for such servers), and the password grant is otherwise its parameters.
+func (c *tenantClient) userToken(ctx context.Context, email string) (string, error) {
+	conf := clientcredentials.Config{
+		ClientID: c.st.ClientID, ClientSecret: c.st.ClientSecret, TokenURL: c.st.TenantURL + "/oauth/token",
+		AuthStyle: oauth2.AuthStyleInParams,
+		EndpointParams: url.Values{
+			"grant_type": {"password"}, "username": {email}, "password": {c.st.UserPassword},
+			"audience": {c.st.APIAudience},
+		},
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second})
+	tok, err := conf.Token(ctx)
+	var refused *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &refused) && refused.ErrorCode == "invalid_grant":
+		return "", errors.New("the user has no password of this dev (it was not created by `rulehook login`)")
+	case errors.As(err, &refused):
+		return "", fmt.Errorf("the tenant answered %s: %s %s", refused.Response.Status, refused.ErrorCode, refused.ErrorDescription)
+	case err != nil:
+		return "", err
+	}
+	return tok.AccessToken, nil
 }

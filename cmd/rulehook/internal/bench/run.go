@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/every"
 )
 
 // Target names used in Report.Target.
@@ -309,29 +311,16 @@ func (r *runner) progress(label string, rec *recorder, begin time.Time, warmup, 
 	if w == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(progressInterval)
-		defer tick.Stop()
-		last, lastAt := rec.total.Load(), begin
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-tick.C:
-				n := rec.total.Load()
-				rps := float64(n-last) / now.Sub(lastAt).Seconds()
-				last, lastAt = n, now
-				el := now.Sub(begin)
-				stage := fmt.Sprintf("%.1fs/%s", (el - warmup).Seconds(), measure)
-				if el < warmup {
-					stage = fmt.Sprintf("warmup %.1fs/%s", el.Seconds(), warmup)
-				}
-				fmt.Fprintf(w, "bench: %-16s %-14s %8.0f req/s  %d errors\n", label, stage, rps, rec.errs.Load())
-			}
+	last, lastAt := rec.total.Load(), begin
+	return every.Start(progressInterval, func(now time.Time) {
+		n := rec.total.Load()
+		rps := float64(n-last) / now.Sub(lastAt).Seconds()
+		last, lastAt = n, now
+		el := now.Sub(begin)
+		stage := fmt.Sprintf("%.1fs/%s", (el - warmup).Seconds(), measure)
+		if el < warmup {
+			stage = fmt.Sprintf("warmup %.1fs/%s", el.Seconds(), warmup)
 		}
-	}()
-	return func() { close(done); <-finished }
+		fmt.Fprintf(w, "bench: %-16s %-14s %8.0f req/s  %d errors\n", label, stage, rps, rec.errs.Load())
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/every"
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
@@ -86,20 +87,8 @@ func progress(out io.Writer, tenant *mgmttest.Server, start time.Time) (stop fun
 	if out == nil {
 		return func() {}
 	}
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				fmt.Fprintf(out, "%s: %d management api calls, %d answered 429\n",
-					time.Since(start).Round(time.Second), tenant.Count("", "/api/v2/"), count429(tenant))
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
+	return every.Start(10*time.Second, func(now time.Time) {
+		fmt.Fprintf(out, "%s: %d management api calls, %d answered 429\n",
+			now.Sub(start).Round(time.Second), tenant.Count("", "/api/v2/"), count429(tenant))
+	})
 }

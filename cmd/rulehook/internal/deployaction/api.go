@@ -91,7 +91,7 @@ func (d desired) secretRequests() []*management.ActionSecretRequest {
 func (t *tenant) findAction(ctx context.Context, name string) (*action, error) {
 	var found []*management.Action
 	err := t.do(ctx, "list actions", func(opts ...option.RequestOption) error {
-		page, err := t.api.Actions.List(ctx, &management.ListActionsRequestParameters{ActionName: &name}, opts...)
+		page, err := t.conn.API.Actions.List(ctx, &management.ListActionsRequestParameters{ActionName: &name}, opts...)
 		if err == nil {
 			found = page.Results
 		}
@@ -132,7 +132,7 @@ func actionCall[V actionView](ctx context.Context, t *tenant, op string, call fu
 
 func (t *tenant) getAction(ctx context.Context, id string) (action, error) {
 	return actionCall(ctx, t, "get action", func(opts ...option.RequestOption) (*management.GetActionResponseContent, error) {
-		return t.api.Actions.Get(ctx, id, opts...)
+		return t.conn.API.Actions.Get(ctx, id, opts...)
 	})
 }
 
@@ -142,7 +142,7 @@ func (t *tenant) createAction(ctx context.Context, d desired) (action, error) {
 		Secrets: d.secretRequests(),
 	}
 	return actionCall(ctx, t, "create action", func(opts ...option.RequestOption) (*management.CreateActionResponseContent, error) {
-		return t.api.Actions.Create(ctx, req, opts...)
+		return t.conn.API.Actions.Create(ctx, req, opts...)
 	})
 }
 
@@ -159,7 +159,7 @@ func (t *tenant) updateAction(ctx context.Context, cur action, d desired) (actio
 		req.SetDependencies([]*management.ActionVersionDependency{})
 	}
 	return actionCall(ctx, t, "update action", func(opts ...option.RequestOption) (*management.UpdateActionResponseContent, error) {
-		return t.api.Actions.Update(ctx, id, req, opts...)
+		return t.conn.API.Actions.Update(ctx, id, req, opts...)
 	})
 }
 
@@ -173,7 +173,7 @@ type version struct {
 func (t *tenant) deployAction(ctx context.Context, id string) (version, error) {
 	var out version
 	err := t.do(ctx, "deploy action", func(opts ...option.RequestOption) error {
-		v, err := t.api.Actions.Deploy(ctx, id, opts...)
+		v, err := t.conn.API.Actions.Deploy(ctx, id, opts...)
 		if err == nil {
 			out = version{ID: v.GetID(), Number: int(v.GetNumber()), Status: string(v.GetStatus())}
 		}
@@ -185,7 +185,7 @@ func (t *tenant) deployAction(ctx context.Context, id string) (version, error) {
 func (t *tenant) getVersion(ctx context.Context, actionID, versionID string) (version, error) {
 	var out version
 	err := t.do(ctx, "get action version", func(opts ...option.RequestOption) error {
-		v, err := t.api.Actions.Versions.Get(ctx, actionID, versionID, opts...)
+		v, err := t.conn.API.Actions.Versions.Get(ctx, actionID, versionID, opts...)
 		if err == nil {
 			out = version{ID: v.GetID(), Number: int(v.GetNumber()), Status: string(v.GetStatus())}
 		}
@@ -211,7 +211,7 @@ func (t *tenant) bindings(ctx context.Context) ([]Binding, error) {
 	var page *core.Page[*int, *management.ActionBinding, *management.ListActionBindingsPaginatedResponseContent]
 	err := t.do(ctx, "list post-login bindings", func(opts ...option.RequestOption) error {
 		var err error
-		page, err = t.api.Actions.Triggers.Bindings.List(ctx, &trigger, &management.ListActionTriggerBindingsRequestParameters{}, opts...)
+		page, err = t.conn.API.Actions.Triggers.Bindings.List(ctx, &trigger, &management.ListActionTriggerBindingsRequestParameters{}, opts...)
 		return err
 	})
 	if err != nil {
@@ -291,7 +291,7 @@ func (t *tenant) putBindings(ctx context.Context, list []Binding) error {
 	req := &management.UpdateActionBindingsRequestContent{}
 	req.SetBindings(refs)
 	return t.do(ctx, "update post-login bindings", func(opts ...option.RequestOption) error {
-		_, err := t.api.Actions.Triggers.Bindings.UpdateMany(ctx, &trigger, req, opts...)
+		_, err := t.conn.API.Actions.Triggers.Bindings.UpdateMany(ctx, &trigger, req, opts...)
 		return err
 	})
 }
