@@ -115,7 +115,7 @@ func TestImportSongsCap(t *testing.T) {
 // after a FLUSH of the script caches (NOSCRIPT falls back to EVAL).
 func TestImportCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	store, _ := open(t, redisstore.Options{ClusterAddrs: c.Addrs()})
+	store, _ := c.Open(t)
 	ctx := context.Background()
 	var plays []metadata.PlaysRow
 	var genres []metadata.UserValue
