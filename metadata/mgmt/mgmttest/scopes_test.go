@@ -10,21 +10,6 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 )
 
-// tokenFor runs the client-credentials grant for id and returns the answer's token and scope.
-func tokenFor(t *testing.T, s *mgmttest.Server, id, secret string) (token, scope string) {
-	t.Helper()
-	resp := do(t, "POST", s.URL()+"/oauth/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {id},
-		"client_secret": {secret}, "audience": {s.Audience()},
-	}, "")
-	token, _ = resp.Body["access_token"].(string)
-	scope, _ = resp.Body["scope"].(string)
-	if resp.Status != 200 || token == "" {
-		t.Fatalf("POST /oauth/token for %s = %d %s; want 200", id, resp.Status, resp.Raw)
-	}
-	return token, scope
-}
-
 // scopeClaim reads the scope claim of a JWT without verifying it (the tenant did, on every call).
 func scopeClaim(t *testing.T, token string) string {
 	t.Helper()
