@@ -40,13 +40,8 @@ func TestStackDegradedAnswers(t *testing.T) {
 
 	// A second edge whose writer queues into a Redis that is down.
 	down := redistest.Start(t)
-	qrdb, err := redisstore.Open(redisstore.Options{URL: down.URL(), Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("redisstore.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = qrdb.Close() })
+	qstore, _ := redistest.Open(t, redisstore.Options{URL: down.URL(), Timeout: 100 * time.Millisecond})
 	down.Stop()
-	qstore := redisstore.New(qrdb)
 	writer, err := mgmt.New(mgmt.Config{BaseURL: s.tenant.URL(), ClientID: s.tenant.ClientID(),
 		ClientSecret: s.tenant.ClientSecret(), Policy: s.cfg.Policy, Timeout: 300 * time.Millisecond,
 		QueueReserve: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, qstore, s.store)

@@ -44,12 +44,7 @@ func newStack(t *testing.T, mutate func(*Config)) *stack {
 func newStackArgs(t *testing.T, mutate func(*Config), redisArgs ...string) *stack {
 	t.Helper()
 	rs := redistest.Start(t, redisArgs...)
-	rdb, err := redisstore.Open(redisstore.Options{URL: rs.URL(), Timeout: time.Second})
-	if err != nil {
-		t.Fatalf("redisstore.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	store := redisstore.New(rdb)
+	store, rdb := redistest.Open(t, redisstore.Options{URL: rs.URL(), Timeout: time.Second})
 	tenant := mgmttest.New()
 	t.Cleanup(tenant.Close)
 

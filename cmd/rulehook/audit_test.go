@@ -9,6 +9,14 @@ import (
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 )
 
+// audit runs rulehook audit --user id with nothing but the stack's REDIS_URL in the environment,
+// and returns what it printed.
+func (s *testStack) audit(id string) (string, error) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"audit", "--user", id}, envOf(map[string]string{"REDIS_URL": s.redis.URL()}), &out, &out)
+	return out.String(), err
+}
+
 func TestAuditShowsWhatALoginChanged(t *testing.T) {
 	s := startStack(t, nil)
 	u := s.seed(t, mgmttest.User{ID: "auth0|audited", Email: "secret-person@example.com",
@@ -17,12 +25,10 @@ func TestAuditShowsWhatALoginChanged(t *testing.T) {
 		t.Fatalf("callout = %d; want 200", code)
 	}
 
-	var out bytes.Buffer
-	getenv := func(k string) string { return map[string]string{"REDIS_URL": s.redis.URL()}[k] }
-	if err := run(context.Background(), []string{"audit", "--user", "auth0|audited"}, getenv, &out, &out); err != nil {
-		t.Fatalf("audit: %v\n%s", err, out.String())
+	got, err := s.audit("auth0|audited")
+	if err != nil {
+		t.Fatalf("audit: %v\n%s", err, got)
 	}
-	got := out.String()
 	for _, want := range []string{
 		"auth0|audited", "login",
 		`app_metadata.roles: ["admin"] -> ["admin","playlist_editor"]`,
@@ -47,12 +53,10 @@ func TestAuditOfDisplayNamePUT(t *testing.T) {
 			t.Fatalf("PUT /displayName = %d %s; want 200", code, body)
 		}
 	}
-	var out bytes.Buffer
-	getenv := func(k string) string { return map[string]string{"REDIS_URL": s.redis.URL()}[k] }
-	if err := run(context.Background(), []string{"audit", "--user", "auth0|namer"}, getenv, &out, &out); err != nil {
-		t.Fatalf("audit: %v\n%s", err, out.String())
+	got, err := s.audit("auth0|namer")
+	if err != nil {
+		t.Fatalf("audit: %v\n%s", err, got)
 	}
-	got := out.String()
 	if n := strings.Count(got, "user_metadata.displayName"); n != 1 || !strings.Contains(got, `user_metadata.displayName: "Old" -> "New"`) {
 		t.Errorf("audit after two PUTs of the same name:\n%s\nwant one entry, \"Old\" -> \"New\"", got)
 	}

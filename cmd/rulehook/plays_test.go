@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,15 +27,14 @@ func TestPlayThatCrossesTheLinePromotesWithoutALogin(t *testing.T) {
 	s.recordPlay(t, "auth0|player") // 100
 
 	// The worker PATCHes, then appends the audit entry: wait for the entry, the last event.
-	getenv := func(k string) string { return s.env[k] }
 	want := `app_metadata.roles: ["admin"] -> ["admin","playlist_editor"]`
 	testkit.WaitFor(t, func() error {
-		var out bytes.Buffer
-		if err := run(context.Background(), []string{"audit", "--user", "auth0|player"}, getenv, &out, &out); err != nil {
+		out, err := s.audit("auth0|player")
+		if err != nil {
 			return err
 		}
-		if !strings.Contains(out.String(), want) {
-			return fmt.Errorf("audit lacks the promotion:\n%s", out.String())
+		if !strings.Contains(out, want) {
+			return fmt.Errorf("audit lacks the promotion:\n%s", out)
 		}
 		return nil
 	})

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
@@ -20,8 +18,7 @@ import (
 // API play recording for users spread over all masters, with no CROSSSLOT and no degraded answer.
 func TestClusterLoginsAndPlaysOverEverySlot(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	t.Cleanup(func() { rdb.Close() })
+	_, rdb := c.Open(t)
 	setPlays := func(id string, n int) error {
 		return rdb.Set(context.Background(), redisstore.PlaysKey(id), n, 0).Err()
 	}

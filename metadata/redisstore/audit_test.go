@@ -68,7 +68,7 @@ func TestAudit(t *testing.T) {
 func TestAuditIsCapped(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	_, rdb := open(t, redisstore.Options{URL: srv.URL()})
+	_, rdb := srv.Open(t)
 	store := redisstore.New(rdb, redisstore.WithUserAuditMaxLen(10), redisstore.WithAuditMaxLen(300))
 	ctx := context.Background()
 	for i := range 1000 {

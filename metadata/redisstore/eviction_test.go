@@ -29,7 +29,7 @@ func TestMaxmemoryPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, tt.args...)
-			store, _ := open(t, redisstore.Options{URL: srv.URL()})
+			store, _ := srv.Open(t)
 			if got, err := store.MaxmemoryPolicy(ctx); err != nil || got != tt.want {
 				t.Errorf("MaxmemoryPolicy = %q, %v; want %q, nil", got, err, tt.want)
 			}
@@ -38,7 +38,7 @@ func TestMaxmemoryPolicy(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.Start(t)
-		store, _ := open(t, redisstore.Options{URL: srv.URL()})
+		store, _ := srv.Open(t)
 		srv.Stop()
 		if _, err := store.MaxmemoryPolicy(ctx); !errors.Is(err, metadata.ErrUnavailable) {
 			t.Errorf("MaxmemoryPolicy(Redis down) err = %v; want ErrUnavailable", err)
@@ -53,7 +53,7 @@ func TestMaxmemoryPolicy(t *testing.T) {
 func TestEvictedCountIsNotRecorded(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
-	store, rdb := open(t, redisstore.Options{URL: srv.URL()})
+	store, rdb := srv.Open(t)
 	ctx := context.Background()
 	user := "auth0|evicted"
 	rdb.Set(ctx, redisstore.PlaysKey(user), "150", 0)

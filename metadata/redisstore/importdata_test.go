@@ -13,9 +13,7 @@ import (
 
 func TestImportPlays(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	store, _ := srv.Open(t)
-	ctx := context.Background()
+	srv, store, ctx := startStore(t)
 	srv.Do("SET", redisstore.PlaysKey("auth0|live"), "150")
 	srv.Do("SET", redisstore.PlaysKey("auth0|junk"), "lots")
 
@@ -54,9 +52,7 @@ func TestImportPlays(t *testing.T) {
 
 func TestImportSongsReplaceAndResend(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	store, _ := srv.Open(t)
-	ctx := context.Background()
+	store, ctx := newStore(t)
 	const id = "auth0|songs"
 	for _, n := range []string{"old one", "old two", "old three"} {
 		if _, err := store.AddSong(ctx, id, n); err != nil {
@@ -85,7 +81,6 @@ func TestImportSongsReplaceAndResend(t *testing.T) {
 	if err != nil || s.ID != 4 {
 		t.Errorf("AddSong after import = %v, %v; want id 4", s, err)
 	}
-	_ = srv
 }
 
 func TestImportSongsCap(t *testing.T) {
@@ -115,7 +110,7 @@ func TestImportSongsCap(t *testing.T) {
 // after a FLUSH of the script caches (NOSCRIPT falls back to EVAL).
 func TestImportCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	store, _ := open(t, redisstore.Options{ClusterAddrs: c.Addrs()})
+	store, _ := c.Open(t)
 	ctx := context.Background()
 	var plays []metadata.PlaysRow
 	var genres []metadata.UserValue

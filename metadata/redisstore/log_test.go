@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 func TestSetLogger(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSetLogger(t *testing.T) {
 	redisstore.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
 	t.Cleanup(func() { redis.SetLogger(&defaultLogger{log.New(os.Stderr, "redis: ", log.LstdFlags|log.Lshortfile)}) })
 
-	store, _ := open(t, redisstore.Options{URL: "redis://127.0.0.1:1"}) // nothing listens on port 1
+	store, _ := redistest.Open(t, redisstore.Options{URL: "redis://127.0.0.1:1"}) // nothing listens on port 1
 	_ = store.Ping(context.Background())
 
 	var line struct{ Level, Msg, Component string }

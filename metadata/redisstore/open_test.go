@@ -97,7 +97,7 @@ func TestOpenKinds(t *testing.T) {
 func TestOutageAndRecovery(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	store, _ := open(t, redisstore.Options{URL: srv.URL()})
+	store, _ := srv.Open(t)
 	ctx := context.Background()
 	if _, err := store.RecordPlay(ctx, "auth0|1"); err != nil {
 		t.Fatalf("RecordPlay: %v", err)
@@ -141,7 +141,7 @@ func TestOutageAndRecovery(t *testing.T) {
 // TestHungRedis freezes Redis: calls give up after the timeout with ErrUnavailable.
 func TestHungRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	store, _ := open(t, redisstore.Options{URL: srv.URL(), Timeout: 100 * time.Millisecond})
+	store, _ := redistest.Open(t, redisstore.Options{URL: srv.URL(), Timeout: 100 * time.Millisecond})
 	ctx := context.Background()
 	if err := store.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestHungRedis(t *testing.T) {
 	}
 
 	// A caller's deadline shorter than the client's timeout wins.
-	slow, _ := open(t, redisstore.Options{URL: srv.URL(), Timeout: time.Minute})
+	slow, _ := redistest.Open(t, redisstore.Options{URL: srv.URL(), Timeout: time.Minute})
 	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start = time.Now()
@@ -175,7 +175,7 @@ func TestHungRedis(t *testing.T) {
 // is the control that shows the stall really makes a retry count twice.
 func TestRecordPlayNeverCountsTwice(t *testing.T) {
 	srv := redistest.Start(t)
-	store, rdb := open(t, redisstore.Options{URL: srv.URL(), Timeout: 80 * time.Millisecond, MaxRetries: 3})
+	store, rdb := redistest.Open(t, redisstore.Options{URL: srv.URL(), Timeout: 80 * time.Millisecond, MaxRetries: 3})
 	ctx := context.Background()
 	warm(t, rdb.(*redis.Client), 4)
 
@@ -197,16 +197,6 @@ func TestRecordPlayNeverCountsTwice(t *testing.T) {
 	if got, _ := srv.Do("GET", redisstore.PlaysKey("auth0|stall")); got != nil && got != "1" {
 		t.Errorf("plays after a lost RecordPlay reply = %v; want 1 or unset", got)
 	}
-}
-
-func open(t *testing.T, opts redisstore.Options) (*redisstore.Store, redis.UniversalClient) {
-	t.Helper()
-	rdb, err := redisstore.Open(opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	return redisstore.New(rdb), rdb
 }
 
 // warm leaves n established connections in the client's pool.

@@ -1,20 +1,16 @@
 package redisstore_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/rulehook/rulehook/metadata"
-	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 func TestQueueOverdue(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	store, _ := srv.Open(t)
-	ctx := context.Background()
+	srv, store, ctx := startStore(t)
 	overdue := func(step string) time.Duration {
 		t.Helper()
 		d, err := store.Overdue(ctx)

@@ -366,7 +366,7 @@ func TestQueueSurvivesProcessRestart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	first, rdb1 := open(t, redisstore.Options{URL: srv.URL()})
+	first, rdb1 := srv.Open(t)
 	must(t, first.Put(ctx, metadata.QueueEntry{UserID: "auth0|p1", Explicit: metadata.DisplayNamePatch("Kim")}))
 	must(t, first.Put(ctx, metadata.QueueEntry{UserID: "auth0|p2", Rerun: true}))
 	if got, _ := first.Claim(ctx, "dying", 1, 100*time.Millisecond); len(got) != 1 {
@@ -374,7 +374,7 @@ func TestQueueSurvivesProcessRestart(t *testing.T) {
 	}
 	rdb1.Close() // the process is gone
 
-	second, _ := open(t, redisstore.Options{URL: srv.URL()})
+	second, _ := srv.Open(t)
 	got := map[string]metadata.QueueEntry{}
 	testkit.WaitFor(t, func() error {
 		entries, err := second.Claim(ctx, "next", 10, time.Minute)

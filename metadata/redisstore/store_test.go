@@ -19,12 +19,20 @@ import (
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
-// newStore gives t a Store on a redis-server of its own, and a context that ends with t. A test
-// that also reads Redis behind the Store's back opens the Store with redistest itself.
+// newStore gives t a Store on a redis-server of its own, and a context that ends with t.
 func newStore(t *testing.T) (*redisstore.Store, context.Context) {
 	t.Helper()
-	store, _ := redistest.Start(t).Open(t)
-	return store, t.Context()
+	_, store, ctx := startStore(t)
+	return store, ctx
+}
+
+// startStore is newStore with the server, for a test that also stops or writes Redis behind the
+// Store's back.
+func startStore(t *testing.T) (*redistest.Server, *redisstore.Store, context.Context) {
+	t.Helper()
+	srv := redistest.Start(t)
+	store, _ := srv.Open(t)
+	return srv, store, t.Context()
 }
 
 func TestBeginLogin(t *testing.T) {

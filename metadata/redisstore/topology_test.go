@@ -22,7 +22,7 @@ import (
 // answered MOVED, and checks that the data followed and the client did too.
 func TestCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
-	store, _ := open(t, redisstore.Options{ClusterAddrs: c.Addrs()})
+	store, _ := c.Open(t)
 	ctx := context.Background()
 
 	const users = 120
@@ -180,7 +180,7 @@ func drain(t *testing.T, ctx context.Context, store *redisstore.Store, want int)
 // the same client.
 func TestSentinelFailover(t *testing.T) {
 	s := redistest.StartSentinel(t)
-	store, _ := open(t, redisstore.Options{SentinelAddrs: s.Addrs(), SentinelMaster: s.MasterName(), Timeout: 200 * time.Millisecond})
+	store, _ := redistest.Open(t, redisstore.Options{SentinelAddrs: s.Addrs(), SentinelMaster: s.MasterName(), Timeout: 200 * time.Millisecond})
 	ctx := context.Background()
 
 	var ok, unavailable atomic.Int64

@@ -28,6 +28,15 @@ func refByName(name string) *management.ActionBindingWithRef {
 		DisplayName: management.String(name)}
 }
 
+// createAction creates a post-login Action named name whose code does nothing.
+func createAction(m *client.Management, name string) (*management.CreateActionResponseContent, error) {
+	return m.Actions.Create(context.Background(), &management.CreateActionRequestContent{
+		Name:              name,
+		SupportedTriggers: []*management.ActionTrigger{{ID: management.ActionTriggerTypeEnumPostLogin, Version: management.String("v3")}},
+		Code:              management.String("exports.onExecutePostLogin = async () => {};"),
+	})
+}
+
 // waitBuilt polls the action until its status is "built", as a deploy command must.
 func waitBuilt(t *testing.T, m *client.Management, id string) {
 	t.Helper()
@@ -138,14 +147,7 @@ func TestActionBuildDelayAndRefusals(t *testing.T) {
 	s := newServer(t, mgmttest.WithBuildDelay(150*time.Millisecond))
 	m := newClient(t, s, 2*time.Second)
 	ctx := context.Background()
-	create := func(name string) (*management.CreateActionResponseContent, error) {
-		return m.Actions.Create(ctx, &management.CreateActionRequestContent{
-			Name:              name,
-			SupportedTriggers: []*management.ActionTrigger{{ID: management.ActionTriggerTypeEnumPostLogin, Version: management.String("v3")}},
-			Code:              management.String("exports.onExecutePostLogin = async () => {};"),
-		})
-	}
-	a, err := create("slow")
+	a, err := createAction(m, "slow")
 	if err != nil {
 		t.Fatalf("Actions.Create: %v", err)
 	}
@@ -160,7 +162,7 @@ func TestActionBuildDelayAndRefusals(t *testing.T) {
 	if statusOf(err) != 400 {
 		t.Errorf("binding an undeployed action: %v; want 400", err)
 	}
-	_, err = create("slow")
+	_, err = createAction(m, "slow")
 	var conflict *management.ConflictError
 	if !errors.As(err, &conflict) {
 		t.Errorf("creating a second action named slow: %v; want 409", err)
@@ -173,5 +175,58 @@ func TestActionBuildDelayAndRefusals(t *testing.T) {
 	waitBuilt(t, m, a.GetID())
 	if _, err := m.Actions.Deploy(ctx, a.GetID()); err != nil {
 		t.Errorf("Deploy once built: %v", err)
+	}
+}
+
+// deployNew creates, builds and deploys an Action named name and returns its id and a function
+// that binds it alone to post-login.
+func deployNew(t *testing.T, m *client.Management, name string) (string, func() error) {
+	t.Helper()
+	ctx := context.Background()
+	created, err := createAction(m, name)
+	if err != nil {
+		t.Fatalf("Actions.Create: %v", err)
+	}
+	waitBuilt(t, m, created.GetID())
+	if v, err := m.Actions.Deploy(ctx, created.GetID()); err != nil || v.GetDeployed() {
+		t.Fatalf("Actions.Deploy = deployed %v, %v; want not deployed yet", v.GetDeployed(), err)
+	}
+	return created.GetID(), func() error {
+		_, err := m.Actions.Triggers.Bindings.UpdateMany(ctx, postLogin, &management.UpdateActionBindingsRequestContent{
+			Bindings: []*management.ActionBindingWithRef{refByName(name)},
+		})
+		return err
+	}
+}
+
+func TestDeployDelayRefusesBindingWhileDeploying(t *testing.T) {
+	s := newServer(t, mgmttest.WithDeployDelay(time.Hour))
+	m := newClient(t, s, 2*time.Second)
+	id, bind := deployNew(t, m, "rulehook")
+	if a, err := m.Actions.Get(context.Background(), id); err != nil || a.DeployedVersion.GetDeployed() {
+		t.Fatalf("Actions.Get = deployed %v, %v; want deployed_version.deployed false", a.DeployedVersion.GetDeployed(), err)
+	}
+	err := bind()
+	if statusOf(err) != 400 || !strings.Contains(err.Error(), "Trying to create a binding for an action that has not been deployed yet") {
+		t.Fatalf("binding while deploying: %v; want Auth0's 400", err)
+	}
+	if got := s.Bindings("post-login"); len(got) != 0 {
+		t.Errorf("bindings = %+v; want none", got)
+	}
+}
+
+func TestDeployDelayEnds(t *testing.T) {
+	s := newServer(t, mgmttest.WithDeployDelay(time.Millisecond))
+	m := newClient(t, s, 2*time.Second)
+	id, bind := deployNew(t, m, "rulehook")
+	testkit.WaitUntil(t, "deployed_version.deployed", func() bool {
+		a, err := m.Actions.Get(context.Background(), id)
+		return err == nil && a.DeployedVersion.GetDeployed()
+	})
+	if err := bind(); err != nil {
+		t.Fatalf("binding once deployed: %v", err)
+	}
+	if got := s.Bindings("post-login"); len(got) != 1 || got[0].ActionID != id {
+		t.Errorf("bindings = %+v; want rulehook bound", got)
 	}
 }

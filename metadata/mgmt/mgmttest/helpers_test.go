@@ -148,16 +148,24 @@ func do(t *testing.T, method, u string, body any, bearer string) rawResponse {
 	return out
 }
 
-// accessToken gets a Management API token with a form-encoded client credentials request.
-func accessToken(t *testing.T, s *mgmttest.Server) string {
+// tokenFor runs the client-credentials grant for id and returns the answer's token and scope.
+func tokenFor(t *testing.T, s *mgmttest.Server, id, secret string) (token, scope string) {
 	t.Helper()
 	resp := do(t, "POST", s.URL()+"/oauth/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {s.ClientID()},
-		"client_secret": {s.ClientSecret()}, "audience": {s.Audience()},
+		"grant_type": {"client_credentials"}, "client_id": {id},
+		"client_secret": {secret}, "audience": {s.Audience()},
 	}, "")
-	tok, _ := resp.Body["access_token"].(string)
-	if resp.Status != 200 || tok == "" {
-		t.Fatalf("POST /oauth/token = %d %s; want 200 with a token", resp.Status, resp.Raw)
+	token, _ = resp.Body["access_token"].(string)
+	scope, _ = resp.Body["scope"].(string)
+	if resp.Status != 200 || token == "" {
+		t.Fatalf("POST /oauth/token for %s = %d %s; want 200", id, resp.Status, resp.Raw)
 	}
+	return token, scope
+}
+
+// accessToken gets a Management API token for the tenant's own client, as tokenFor does.
+func accessToken(t *testing.T, s *mgmttest.Server) string {
+	t.Helper()
+	tok, _ := tokenFor(t, s, s.ClientID(), s.ClientSecret())
 	return tok
 }

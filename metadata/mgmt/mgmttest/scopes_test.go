@@ -1,35 +1,14 @@
 package mgmttest_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/auth0/go-auth0/v3/management"
-	"github.com/auth0/go-auth0/v3/management/client"
 
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
-	"github.com/rulehook/rulehook/metadata/testkit"
 )
-
-// tokenFor runs the client-credentials grant for id and returns the answer's token and scope.
-func tokenFor(t *testing.T, s *mgmttest.Server, id, secret string) (token, scope string) {
-	t.Helper()
-	resp := do(t, "POST", s.URL()+"/oauth/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {id},
-		"client_secret": {secret}, "audience": {s.Audience()},
-	}, "")
-	token, _ = resp.Body["access_token"].(string)
-	scope, _ = resp.Body["scope"].(string)
-	if resp.Status != 200 || token == "" {
-		t.Fatalf("POST /oauth/token for %s = %d %s; want 200", id, resp.Status, resp.Raw)
-	}
-	return token, scope
-}
 
 // scopeClaim reads the scope claim of a JWT without verifying it (the tenant did, on every call).
 func scopeClaim(t *testing.T, token string) string {
@@ -136,62 +115,5 @@ func TestInsufficientScopeAnswers403(t *testing.T) {
 	}
 	if u, _ := s.User("auth0|1"); u.Email != "one@example.com" {
 		t.Errorf("email = %q after refused PATCH; want it unchanged", u.Email)
-	}
-}
-
-// deployNew creates, builds and deploys an Action named name and returns its id and a function
-// that binds it alone to post-login.
-func deployNew(t *testing.T, m *client.Management, name string) (string, func() error) {
-	t.Helper()
-	ctx := context.Background()
-	created, err := m.Actions.Create(ctx, &management.CreateActionRequestContent{
-		Name:              name,
-		SupportedTriggers: []*management.ActionTrigger{{ID: management.ActionTriggerTypeEnumPostLogin, Version: management.String("v3")}},
-		Code:              management.String("exports.onExecutePostLogin = async () => {};"),
-	})
-	if err != nil {
-		t.Fatalf("Actions.Create: %v", err)
-	}
-	waitBuilt(t, m, created.GetID())
-	if v, err := m.Actions.Deploy(ctx, created.GetID()); err != nil || v.GetDeployed() {
-		t.Fatalf("Actions.Deploy = deployed %v, %v; want not deployed yet", v.GetDeployed(), err)
-	}
-	return created.GetID(), func() error {
-		_, err := m.Actions.Triggers.Bindings.UpdateMany(ctx, postLogin, &management.UpdateActionBindingsRequestContent{
-			Bindings: []*management.ActionBindingWithRef{refByName(name)},
-		})
-		return err
-	}
-}
-
-func TestDeployDelayRefusesBindingWhileDeploying(t *testing.T) {
-	s := newServer(t, mgmttest.WithDeployDelay(time.Hour))
-	m := newClient(t, s, 2*time.Second)
-	id, bind := deployNew(t, m, "rulehook")
-	if a, err := m.Actions.Get(context.Background(), id); err != nil || a.DeployedVersion.GetDeployed() {
-		t.Fatalf("Actions.Get = deployed %v, %v; want deployed_version.deployed false", a.DeployedVersion.GetDeployed(), err)
-	}
-	err := bind()
-	if statusOf(err) != 400 || !strings.Contains(err.Error(), "Trying to create a binding for an action that has not been deployed yet") {
-		t.Fatalf("binding while deploying: %v; want Auth0's 400", err)
-	}
-	if got := s.Bindings("post-login"); len(got) != 0 {
-		t.Errorf("bindings = %+v; want none", got)
-	}
-}
-
-func TestDeployDelayEnds(t *testing.T) {
-	s := newServer(t, mgmttest.WithDeployDelay(time.Millisecond))
-	m := newClient(t, s, 2*time.Second)
-	id, bind := deployNew(t, m, "rulehook")
-	testkit.WaitUntil(t, "deployed_version.deployed", func() bool {
-		a, err := m.Actions.Get(context.Background(), id)
-		return err == nil && a.DeployedVersion.GetDeployed()
-	})
-	if err := bind(); err != nil {
-		t.Fatalf("binding once deployed: %v", err)
-	}
-	if got := s.Bindings("post-login"); len(got) != 1 || got[0].ActionID != id {
-		t.Errorf("bindings = %+v; want rulehook bound", got)
 	}
 }

@@ -6,7 +6,7 @@
 // Tests that call it are skipped with a message when redis-server is not on PATH, unless the
 // environment sets RULEHOOK_REQUIRE_REDIS=1 (CI does), in which case they fail.
 //
-// Server.Open opens a redisstore.Store on a server, so it imports redisstore and go-redis
-// besides the standard library; redisstore's own tests are an external package
-// (redisstore_test) so that they may use it too.
+// Open (and Server.Open, Cluster.Open) opens a redisstore.Store, so the package imports
+// redisstore and go-redis besides the standard library; redisstore's own tests are an external
+// package (redisstore_test) so that they may use it too.
 package redistest
