@@ -45,12 +45,24 @@ func (s *Server) depCtx(c echo.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request().Context(), s.budget())
 }
 
-// readCtx bounds the dependency call of a read by the same budget, but not by the client's
-// connection, and why: a read changes nothing, so a client that goes away need not cancel it
-// (it ends within the budget anyway), and a context detached from net/http's request context
-// skips registering with it and unregistering, about 3% of GET /playlists/getPlays' CPU.
-func (s *Server) readCtx(c echo.Context) (context.Context, context.CancelFunc) {
+// detachedCtx bounds a read's dependency call by the budget, but not by the client's connection
+// (readFor), and why: a read changes nothing, so a client that goes away need not cancel it (it
+// ends within the budget anyway), and a context detached from net/http's request context skips
+// registering with it and unregistering, about 3% of GET /playlists/getPlays' CPU.
+func (s *Server) detachedCtx(c echo.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.budget())
+}
+
+// readFor makes one read of the caller's data within the budget (detachedCtx).
+func readFor[T any](s *Server, c echo.Context, read func(context.Context, string) (T, error)) (T, error) {
+	ctx, cancel := s.detachedCtx(c)
+	defer cancel()
+	return read(ctx, callerOf(c))
+}
+
+// notFound is the 404 of a read that found nothing.
+func notFound(message string) error {
+	return newError(http.StatusNotFound, "not_found", message, nil)
 }
 
 // storeError maps an AppStore or PlayStore failure.
@@ -67,9 +79,7 @@ func (s *Server) storeError(err error) error {
 
 // getPlays answers the caller's play count as plain text, like the seed's API.
 func (s *Server) getPlays(c echo.Context) error {
-	ctx, cancel := s.readCtx(c)
-	defer cancel()
-	n, err := s.deps.Plays.Plays(ctx, callerOf(c))
+	n, err := readFor(s, c, s.deps.Plays.Plays)
 	if err != nil {
 		return s.storeError(err)
 	}
@@ -97,11 +107,9 @@ func (s *Server) recordPlay(c echo.Context) error {
 
 // getFavGenre answers the caller's favourite genre as plain text, like the seed's API.
 func (s *Server) getFavGenre(c echo.Context) error {
-	ctx, cancel := s.readCtx(c)
-	defer cancel()
-	g, err := s.deps.App.FavGenre(ctx, callerOf(c))
+	g, err := readFor(s, c, s.deps.App.FavGenre)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return newError(http.StatusNotFound, "not_found", "no favourite genre is set", nil)
+		return notFound("no favourite genre is set")
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -125,9 +133,7 @@ func (s *Server) setFavGenre(c echo.Context) error {
 
 // getSongs answers the caller's songs as a JSON list of {id, name}.
 func (s *Server) getSongs(c echo.Context) error {
-	ctx, cancel := s.readCtx(c)
-	defer cancel()
-	songs, err := s.deps.App.Songs(ctx, callerOf(c))
+	songs, err := readFor(s, c, s.deps.App.Songs)
 	if err != nil {
 		return s.storeError(err)
 	}
@@ -157,11 +163,9 @@ func (s *Server) getDisplayName(c echo.Context) error {
 	if s.deps.Users == nil {
 		return errNotConfigured
 	}
-	ctx, cancel := s.readCtx(c)
-	defer cancel()
-	u, err := s.deps.Users.User(ctx, callerOf(c))
+	u, err := readFor(s, c, s.deps.Users.User)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return newError(http.StatusNotFound, "not_found", "no such user", nil)
+		return notFound("no such user")
 	}
 	if err != nil {
 		return unavailable("the Management API is not available", err)
@@ -201,7 +205,7 @@ func (s *Server) putDisplayName(c echo.Context) error {
 	case errors.Is(err, metadata.ErrInvalid):
 		return badRequest("the displayName cannot be written", err)
 	case errors.Is(err, metadata.ErrNotFound):
-		return newError(http.StatusNotFound, "not_found", "no such user", nil)
+		return notFound("no such user")
 	case err != nil:
 		return unavailable("the Management API is not available", err)
 	}

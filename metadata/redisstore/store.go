@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,7 +59,7 @@ func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Dur
 	}
 	// The stored value is unique to this call, so that if go-redis re-sends the pipeline after a
 	// lost reply, the SET that finds the key can tell its own first attempt from a real replay.
-	nonce := rand.Text()
+	nonce := loginNonce()
 	key := jtiKey(userID, jti)
 	pipe := s.rdb.Pipeline()
 	claim := pipe.SetNX(ctx, key, nonce, ttl)
@@ -78,6 +79,26 @@ func (s *Store) BeginLogin(ctx context.Context, userID, jti string, ttl time.Dur
 		}
 	}
 	return parseCount("begin login", plays)
+}
+
+// Login nonces are a random per-process prefix and a counter, 26 characters like rand.Text: unique
+// to one call of one process (the prefix's 65 random bits tell processes apart), which is all the
+// retry check needs, without reading the random source on every login.
+var (
+	noncePrefix = rand.Text()[:13]
+	nonceSeq    atomic.Uint64
+)
+
+func loginNonce() string {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" // base32, as rand.Text
+	var b [26]byte
+	copy(b[:], noncePrefix)
+	n := nonceSeq.Add(1)
+	for i := len(b) - 1; i >= len(noncePrefix); i-- {
+		b[i] = digits[n&31]
+		n >>= 5
+	}
+	return string(b[:])
 }
 
 // Plays returns the user's play count as the app API shows it: 0 when none is recorded
