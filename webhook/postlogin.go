@@ -83,14 +83,9 @@ func (s *Server) postLogin(c echo.Context) error {
 // login does the work of postLogin in four steps and returns the metrics' outcome and reason.
 // Every rejection happens before the jti is claimed and before anything is written.
 //
-// The steps are bounded by the budget, not by the client's connection, and why: once the jti is
-// claimed, a login whose caller went away is better finished than cut between its claim and its
-// write (the write is made or queued within the budget either way), and a context that is not
-// net/http's request context skips registering with it and unregistering on every callout. It
-// starts from Background rather than context.WithoutCancel(request) (one allocation less): the
-// login's calls read no value of the request's context (rulehook puts none there).
+// The steps are bounded by the budget, not by the client's connection (detachedCtx).
 func (s *Server) login(c echo.Context) (outcome, reason string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.budget())
+	ctx, cancel := s.detachedCtx()
 	defer cancel()
 
 	claims, li, why, err := s.verifyAndDecode(ctx, c)
