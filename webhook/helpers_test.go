@@ -21,6 +21,7 @@ import (
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/testkit"
+	"github.com/rulehook/rulehook/webhook/openapitest"
 )
 
 var (
@@ -419,27 +420,17 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 }
 
 // answer is the callout's answer decoded loosely, to see nulls.
-type answer struct {
-	UserID       string          `json:"user_id"`
-	Plays        *int64          `json:"plays"`
-	Roles        []string        `json:"roles"`
-	AppMetadata  map[string]any  `json:"app_metadata"`
-	UserMetadata map[string]any  `json:"user_metadata"`
-	WrittenBy    string          `json:"written_by"`
-	Degraded     []string        `json:"degraded"`
-	Raw          json.RawMessage `json:"-"`
-}
+type answer = openapitest.Answer
 
 func decodeAnswer(t testing.TB, rec *httptest.ResponseRecorder) answer {
 	t.Helper()
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d; want 200 (body %s)", rec.Code, rec.Body)
 	}
-	var a answer
-	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+	a, err := openapitest.DecodeAnswer(rec.Body.Bytes())
+	if err != nil {
 		t.Fatalf("decoding answer %s: %v", rec.Body, err)
 	}
-	a.Raw = rec.Body.Bytes()
 	checkNeverNull(t, a.Raw)
 	return a
 }

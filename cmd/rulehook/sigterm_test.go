@@ -13,6 +13,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 	"github.com/rulehook/rulehook/metadata/testkit"
+	"github.com/rulehook/rulehook/webhook/openapitest"
 )
 
 // runMainEnv makes the test binary behave as the rulehook binary, so that tests can run it as a
@@ -66,7 +67,7 @@ func TestSIGTERMFinishesTheLoginInFlight(t *testing.T) {
 	s.tenant.SetFault(http.MethodPatch, "/api/v2/users/*", mgmttest.Fault{Delay: 800 * time.Millisecond})
 	type answer struct {
 		code int
-		a    calloutAnswer
+		a    openapitest.Answer
 	}
 	answered := make(chan answer, 1)
 	go func() {

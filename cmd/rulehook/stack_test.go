@@ -24,6 +24,7 @@ import (
 	"github.com/rulehook/rulehook/metadata/redisstore"
 	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 	"github.com/rulehook/rulehook/metadata/testkit"
+	"github.com/rulehook/rulehook/webhook/openapitest"
 )
 
 // stackDeadline is the CALLOUT_DEADLINE of a test stack: long enough that a loaded machine still
@@ -173,7 +174,7 @@ func (s *testStack) stored(t *testing.T, id string) mgmttest.User {
 }
 
 // callout posts a callout signed as the Action signs it and decodes the answer.
-func (s *testStack) callout(t *testing.T, u harness.User) (int, calloutAnswer) {
+func (s *testStack) callout(t *testing.T, u harness.User) (int, openapitest.Answer) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"user": u, "transaction": map[string]string{"id": "tx-test"}})
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/post-login", bytes.NewReader(body))
@@ -184,24 +185,14 @@ func (s *testStack) callout(t *testing.T, u harness.User) (int, calloutAnswer) {
 		t.Fatalf("callout: %v", err)
 	}
 	defer resp.Body.Close()
-	var a calloutAnswer
+	var a openapitest.Answer
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw, &a); err != nil {
+		if a, err = openapitest.DecodeAnswer(raw); err != nil {
 			t.Fatalf("callout answer %s: %v", raw, err)
 		}
 	}
 	return resp.StatusCode, a
-}
-
-type calloutAnswer struct {
-	UserID       string         `json:"user_id"`
-	Plays        int64          `json:"plays"`
-	Roles        []string       `json:"roles"`
-	AppMetadata  map[string]any `json:"app_metadata"`
-	UserMetadata map[string]any `json:"user_metadata"`
-	WrittenBy    string         `json:"written_by"`
-	Degraded     []string       `json:"degraded"`
 }
 
 var jtiSeq struct {

@@ -119,17 +119,7 @@ func (f *fakeRulehook) verify(auth string, body []byte) (string, error) {
 	if jti == "" || seen {
 		return "", errors.New("jti missing or replayed")
 	}
-	var ev struct {
-		User struct {
-			UserID      string `json:"user_id"`
-			AppMetadata struct {
-				Roles []string `json:"roles"`
-			} `json:"app_metadata"`
-			UserMetadata struct {
-				DisplayName string `json:"displayName"`
-			} `json:"user_metadata"`
-		} `json:"user"`
-	}
+	var ev event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return "", err
 	}
