@@ -173,13 +173,8 @@ func redisPorts(env map[string]string) ([]int32, error) {
 }
 
 func checkNetworkPolicy(r *rendered, _ overlaySpec) []string {
-	return withApp(r, func(a app) []string {
+	return withPorts(r, func(a app, listen, metrics int32) []string {
 		var p []string
-		listen, err := a.listenPort()
-		if err != nil {
-			return []string{"LISTEN_ADDR: " + err.Error()}
-		}
-		metrics, _ := a.metricsPort()
 		needRedis, err := redisPorts(a.env)
 		if err != nil {
 			return []string{err.Error()}
@@ -254,11 +249,7 @@ func proto(p *corev1.Protocol) corev1.Protocol {
 }
 
 func checkMetrics(r *rendered, _ overlaySpec) []string {
-	return withApp(r, func(a app) []string {
-		metrics, err := a.metricsPort()
-		if err != nil {
-			return []string{err.Error()}
-		}
+	return withPorts(r, func(a app, _, metrics int32) []string {
 		s := r.service(appName)
 		if s == nil {
 			return nil // reported by checkObjects

@@ -196,12 +196,8 @@ func checkProbes(r *rendered, _ overlaySpec) []string {
 			p = append(p, fmt.Sprintf("%s container %s: needs a liveness and a readiness probe", pc.owner, pc.c.Name))
 		}
 	}
-	return append(p, withApp(r, func(a app) []string {
+	return append(p, withPorts(r, func(a app, listen, _ int32) []string {
 		var p []string
-		listen, err := a.listenPort()
-		if err != nil {
-			return []string{"LISTEN_ADDR: " + err.Error()}
-		}
 		ps := &a.d.Spec.Template.Spec
 		for _, probe := range []struct {
 			kind  string
@@ -232,16 +228,8 @@ func checkProbes(r *rendered, _ overlaySpec) []string {
 }
 
 func checkPorts(r *rendered, _ overlaySpec) []string {
-	return withApp(r, func(a app) []string {
+	return withPorts(r, func(a app, listen, metrics int32) []string {
 		var p []string
-		listen, err := a.listenPort()
-		if err != nil {
-			return []string{"LISTEN_ADDR: " + err.Error()}
-		}
-		metrics, err := a.metricsPort()
-		if err != nil {
-			return []string{"METRICS_ADDR: " + err.Error()}
-		}
 		http, ok := containerPort(&a.d.Spec.Template.Spec, intstr.FromString("http"))
 		if !ok || http != listen {
 			p = append(p, fmt.Sprintf("container port named http = %d; want LISTEN_ADDR's port %d", http, listen))

@@ -118,6 +118,22 @@ func withApp(r *rendered, fn func(a app) []string) []string {
 	return append(problems, fn(a)...)
 }
 
+// withPorts runs fn on the rulehook app and the ports it serves on: LISTEN_ADDR's, and where
+// /metrics is (metricsPort). It reports instead why there is no app or a port does not parse.
+func withPorts(r *rendered, fn func(a app, listen, metrics int32) []string) []string {
+	return withApp(r, func(a app) []string {
+		listen, err := a.listenPort()
+		if err != nil {
+			return []string{"LISTEN_ADDR: " + err.Error()}
+		}
+		metrics, err := a.metricsPort()
+		if err != nil {
+			return []string{"METRICS_ADDR: " + err.Error()}
+		}
+		return fn(a, listen, metrics)
+	})
+}
+
 // allContainers lists every container (init ones too) of every workload, with its pod spec.
 type podContainer struct {
 	owner string
