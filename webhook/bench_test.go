@@ -23,11 +23,8 @@ func (s steadyLogins) BeginLogin(context.Context, string, string, time.Duration)
 // BenchmarkCalloutNoChange measures the edge's own cost of the hot path (a refresh that changes
 // nothing): verification, decoding, the decision and the answer, with Redis out of the picture.
 func BenchmarkCalloutNoChange(b *testing.B) {
-	for _, logged := range []bool{false, true} {
-		name := "no-logs"
-		if logged {
-			name = "json-logs"
-		}
+	for _, name := range []string{"no-logs", "json-logs"} {
+		logged := name == "json-logs"
 		b.Run(name, func(b *testing.B) {
 			cfg := testConfig()
 			cfg.Now = time.Now

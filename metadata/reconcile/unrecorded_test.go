@@ -18,11 +18,8 @@ import (
 // lost (FLUSHALL on the real redis-server), a run demotes nobody and writes no role, and it
 // reports the editors whose count is not recorded. A recorded count still promotes.
 func TestEmptiedRedisNeverDemotes(t *testing.T) {
-	for _, dry := range []bool{false, true} {
-		name := "write"
-		if dry {
-			name = "dry-run"
-		}
+	for _, name := range []string{"write", "dry-run"} {
+		dry := name == "dry-run"
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			ctx := context.Background()
