@@ -1,6 +1,8 @@
 package metadata
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -64,8 +66,7 @@ type Change struct {
 	After  any    `json:"after"`  // nil when the key is deleted
 }
 
-// Changes lists the keys of p whose value differs from u's, sorted by object then key.
-// Keys the patch sets to their current value are left out.
+// Changes lists the keys of p that change u (see Effective), sorted by object then key.
 func (p Patch) Changes(u User) []Change {
 	var out []Change
 	out = appendChanges(out, ObjectAppMetadata, u.AppMetadata, p.AppMetadata)
@@ -75,13 +76,55 @@ func (p Patch) Changes(u User) []Change {
 
 func appendChanges(out []Change, object string, current, patch map[string]any) []Change {
 	for _, k := range slices.Sorted(maps.Keys(patch)) {
-		before := current[k]
-		if reflect.DeepEqual(before, patch[k]) {
-			continue
+		if changes(current, k, patch[k]) {
+			out = append(out, Change{Object: object, Key: k, Before: current[k], After: patch[k]})
 		}
-		out = append(out, Change{Object: object, Key: k, Before: before, After: patch[k]})
 	}
 	return out
+}
+
+// Effective returns the part of p that changes u: the keys whose new value differs from u's
+// current one, and a delete (nil) only where u has the key. Values are compared as JSON, so a
+// json.Number and a float64 of one number are one value. A nil map where nothing changes.
+func (p Patch) Effective(u User) Patch {
+	return Patch{
+		AppMetadata:  effectiveKeys(p.AppMetadata, u.AppMetadata),
+		UserMetadata: effectiveKeys(p.UserMetadata, u.UserMetadata),
+	}
+}
+
+func effectiveKeys(patch, current map[string]any) map[string]any {
+	var out map[string]any
+	for k, v := range patch {
+		if !changes(current, k, v) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(patch))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// changes reports whether setting key to v (nil: deleting it) changes current.
+func changes(current map[string]any, key string, v any) bool {
+	cur, has := current[key]
+	if !has {
+		return v != nil
+	}
+	return !sameJSON(cur, v)
+}
+
+// sameJSON reports whether two decoded JSON values are one value: equal in Go, or encoding to the
+// same JSON (a json.Number and a float64 of one number).
+func sameJSON(a, b any) bool {
+	if reflect.DeepEqual(a, b) {
+		return true
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // Apply returns u with p applied as Auth0 applies a PATCH: top-level keys replaced whole, a nil

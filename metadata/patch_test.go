@@ -166,3 +166,31 @@ func TestValidateUserID(t *testing.T) {
 		}
 	}
 }
+
+func TestPatchEffective(t *testing.T) {
+	u := metadata.User{ID: "a",
+		AppMetadata:  map[string]any{"roles": []any{"admin"}, "plays": float64(100), "plan": "gold"},
+		UserMetadata: map[string]any{"displayName": "Ann"},
+	}
+	p := metadata.Patch{
+		AppMetadata: map[string]any{
+			"roles": []any{"admin", "playlist_editor"}, // differs: kept
+			"plays": json.Number("100"),                // the same number: dropped
+			"plan":  nil,                               // deletes a key u has: kept
+			"tier":  nil,                               // deletes a key u lacks: dropped
+		},
+		UserMetadata: map[string]any{"displayName": "Ann"}, // unchanged: dropped
+	}
+	got := p.Effective(u)
+	want := metadata.Patch{AppMetadata: map[string]any{"roles": []any{"admin", "playlist_editor"}, "plan": nil}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Effective = %+v; want %+v", got, want)
+	}
+	changes := p.Changes(u)
+	if len(changes) != 2 || changes[0].Key != "plan" || changes[1].Key != "roles" {
+		t.Errorf("Changes = %+v; want plan and roles, the keys Effective keeps", changes)
+	}
+	if e := p.Effective(p.Apply(u)); !e.IsEmpty() || e.AppMetadata != nil || e.UserMetadata != nil {
+		t.Errorf("Effective on the patched user = %+v; want nil maps", e)
+	}
+}

@@ -1,14 +1,11 @@
 package mgmt
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"time"
 
@@ -168,7 +165,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 		k.failed(ctx, e, err)
 		return
 	}
-	patch := changedOnly(e.Explicit, u)
+	patch := e.Explicit.Effective(u)
 	if e.Rerun {
 		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u)}.WithPlays(plays))
 		patch = patch.Merge(d.Patch)
@@ -306,38 +303,4 @@ func (k *worker) sleep(ctx context.Context, d time.Duration, wakeable bool) bool
 	case <-wake:
 	}
 	return true
-}
-
-// changedOnly keeps the keys of p whose value differs from u's current one; a nil value (delete)
-// is kept only when u has the key.
-func changedOnly(p metadata.Patch, u metadata.User) metadata.Patch {
-	return metadata.Patch{
-		AppMetadata:  changedKeys(p.AppMetadata, u.AppMetadata),
-		UserMetadata: changedKeys(p.UserMetadata, u.UserMetadata),
-	}
-}
-
-func changedKeys(patch, current map[string]any) map[string]any {
-	var out map[string]any
-	for k, v := range patch {
-		cur, has := current[k]
-		if (v == nil && !has) || (has && sameJSON(cur, v)) {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]any, len(patch))
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// sameJSON compares decoded JSON values, treating json.Number and float64 of one number alike.
-func sameJSON(a, b any) bool {
-	if reflect.DeepEqual(a, b) {
-		return true
-	}
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
