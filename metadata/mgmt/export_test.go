@@ -162,9 +162,9 @@ func TestExportStreamRefusesBadFiles(t *testing.T) {
 		want    string
 	}{
 		{"not gzipped", []byte(`{"user_id":"auth0|a"}`), true, "not gzipped"},
-		{"not json", gz("{\"user_id\":\"auth0|a\"}\nnope\n"), false, "line 2: not a JSON object"},
-		{"no user_id", gz(`{"User_Id":"auth0|a"}`), false, "line 1: no user_id"},
-		{"metadata not an object", gz(`{"user_id":"auth0|a","app_metadata":[1]}`), false, "app_metadata: not an object"},
+		{"not json", gz("{\"user_id\":\"auth0|a\"}\nnope\n"), false, "line 2: invalid: user: not a JSON object"},
+		{"no user_id", gz(`{"User_Id":"auth0|a"}`), false, "line 1: invalid: user: user_id is absent"},
+		{"metadata not an object", gz(`{"user_id":"auth0|a","app_metadata":[1]}`), false, "line 1: invalid: user: app_metadata is not an object"},
 		{"cut short", gz("{\"user_id\":\"auth0|a\"}\n")[:20], false, "mgmt: export"},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(tc.file) }))

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -115,9 +113,10 @@ func (s *exportStream) Next() (metadata.User, error) {
 		if len(s.sc.Bytes()) == 0 {
 			continue
 		}
-		u, err := decodeExportedUser(s.sc.Bytes())
+		// A line that is not a user is the tenant's fault, not the caller's: ErrUnavailable only.
+		u, err := metadata.DecodeUser(s.sc.Bytes())
 		if err != nil {
-			return metadata.User{}, fmt.Errorf("%w: mgmt: export line %d: %w", metadata.ErrUnavailable, s.line, err)
+			return metadata.User{}, fmt.Errorf("%w: mgmt: export line %d: %v", metadata.ErrUnavailable, s.line, err)
 		}
 		return u, nil
 	}
@@ -129,36 +128,3 @@ func (s *exportStream) Next() (metadata.User, error) {
 
 // Close implements metadata.UserStream.
 func (s *exportStream) Close() error { return s.file.Close() }
-
-// decodeExportedUser reads one NDJSON line by its exact keys: encoding/json would match a struct
-// field case-insensitively, and Auth0's keys are case-sensitive.
-func decodeExportedUser(line []byte) (metadata.User, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(line, &fields); err != nil {
-		return metadata.User{}, errors.New("not a JSON object")
-	}
-	var u metadata.User
-	if err := json.Unmarshal(fields["user_id"], &u.ID); err != nil || u.ID == "" {
-		return metadata.User{}, errors.New("no user_id string")
-	}
-	var err error
-	if u.AppMetadata, err = exportedObject(fields["app_metadata"]); err != nil {
-		return metadata.User{}, fmt.Errorf("app_metadata: %w", err)
-	}
-	if u.UserMetadata, err = exportedObject(fields["user_metadata"]); err != nil {
-		return metadata.User{}, fmt.Errorf("user_metadata: %w", err)
-	}
-	return u, nil
-}
-
-// exportedObject decodes a metadata object; absent or null is nil.
-func exportedObject(raw json.RawMessage) (map[string]any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, errors.New("not an object")
-	}
-	return m, nil
-}
