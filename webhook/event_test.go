@@ -37,17 +37,17 @@ func TestDecodeEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			li, err := decodeLogin([]byte(tt.body))
+			login, err := decodeLogin([]byte(tt.body))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("decodeLogin(%q) error = %v; want error %v", tt.body, err, tt.wantErr)
 			}
 			if err != nil {
 				return
 			}
-			if li.in.User.ID != tt.wantID || li.transactionID != tt.wantTxn {
-				t.Errorf("decodeLogin(%q) = id %q txn %q; want %q %q", tt.body, li.in.User.ID, li.transactionID, tt.wantID, tt.wantTxn)
+			if login.in.User.ID != tt.wantID || login.transactionID != tt.wantTxn {
+				t.Errorf("decodeLogin(%q) = id %q txn %q; want %q %q", tt.body, login.in.User.ID, login.transactionID, tt.wantID, tt.wantTxn)
 			}
-			if got := li.in.User.Roles(); !jsonEqual(got, tt.wantRoles) {
+			if got := login.in.User.Roles(); !jsonEqual(got, tt.wantRoles) {
 				t.Errorf("roles = %v; want %v", got, tt.wantRoles)
 			}
 		})
@@ -55,11 +55,11 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 func TestDecodeEventKeepsNumbersExact(t *testing.T) {
-	li, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":["admin",9007199254740993],"big":1}}}`))
+	login, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":["admin",9007199254740993],"big":1}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := metadata.DefaultPolicy.Decide(metadata.Input{User: li.in.User, Plays: 100, PlaysKnown: true})
+	d := metadata.DefaultPolicy.Decide(metadata.Input{User: login.in.User, Plays: 100, PlaysKnown: true})
 	b, _ := json.Marshal(d.Patch.AppMetadata)
 	if got, want := string(b), `{"roles":["admin",9007199254740993,"playlist_editor"]}`; got != want {
 		t.Errorf("app_metadata patch = %s; want %s", got, want)
@@ -67,12 +67,12 @@ func TestDecodeEventKeepsNumbersExact(t *testing.T) {
 }
 
 func TestDecodeEventReadsOnlyTheKeysTheRulesUse(t *testing.T) {
-	li, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":"admin","plan":{"x":1}},
+	login, err := decodeLogin([]byte(`{"user":{"user_id":"a","app_metadata":{"roles":"admin","plan":{"x":1}},
 		"user_metadata":{"displayName":"J","prefs":[1,2,3]}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := li.in.User
+	u := login.in.User
 	if len(u.AppMetadata) != 1 || u.AppMetadata["roles"] != "admin" || len(u.UserMetadata) != 1 || u.UserMetadata["displayName"] != "J" {
 		t.Errorf("user = %+v; want only roles and displayName", u)
 	}
@@ -103,26 +103,26 @@ func FuzzDecodeEvent(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		li, err := decodeLogin(body)
+		login, err := decodeLogin(body)
 		if err != nil {
 			return
 		}
-		if err := metadata.ValidateUserID(li.in.User.ID); err != nil {
-			t.Fatalf("accepted an invalid user id %q: %v", li.in.User.ID, err)
+		if err := metadata.ValidateUserID(login.in.User.ID); err != nil {
+			t.Fatalf("accepted an invalid user id %q: %v", login.in.User.ID, err)
 		}
-		if li.transactionID != "" && !validRequestID(li.transactionID) {
-			t.Fatalf("accepted transaction id %q", li.transactionID)
+		if login.transactionID != "" && !validRequestID(login.transactionID) {
+			t.Fatalf("accepted transaction id %q", login.transactionID)
 		}
 		for _, known := range []bool{false, true} {
-			li.in.Plays, li.in.PlaysKnown = 100, known
-			d := metadata.DefaultPolicy.Decide(li.in)
+			login.in.Plays, login.in.PlaysKnown = 100, known
+			d := metadata.DefaultPolicy.Decide(login.in)
 			if d.Roles == nil {
 				t.Fatal("Decide returned nil roles")
 			}
 			if err := d.Patch.Validate(); err != nil && !errors.Is(err, metadata.ErrInvalid) {
 				t.Fatalf("patch validation: %v", err)
 			}
-			resp := loginResponse{UserID: li.in.User.ID, Roles: d.Roles, AppMetadata: objectOrEmpty(d.Patch.AppMetadata),
+			resp := loginResponse{UserID: login.in.User.ID, Roles: d.Roles, AppMetadata: objectOrEmpty(d.Patch.AppMetadata),
 				UserMetadata: objectOrEmpty(d.Patch.UserMetadata), WrittenBy: writtenByNone, Degraded: noneDegraded}
 			if _, err := json.Marshal(resp); err != nil {
 				t.Fatalf("answer does not encode: %v", err)
@@ -151,14 +151,14 @@ func TestDecodeEventMatchesKeysExactly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			li, err := decodeLogin([]byte(tt.body))
+			login, err := decodeLogin([]byte(tt.body))
 			if err != nil {
 				t.Fatalf("decodeLogin: %v", err)
 			}
-			if got := li.in.User.Roles(); !jsonEqual(got, tt.wantRoles) {
+			if got := login.in.User.Roles(); !jsonEqual(got, tt.wantRoles) {
 				t.Errorf("roles = %v; want %v", got, tt.wantRoles)
 			}
-			if got := li.in.User.UserMetadata[metadata.DisplayNameKey]; got != tt.wantName {
+			if got := login.in.User.UserMetadata[metadata.DisplayNameKey]; got != tt.wantName {
 				t.Errorf("displayName = %#v; want %#v", got, tt.wantName)
 			}
 		})

@@ -88,20 +88,20 @@ func (s *Server) login(c echo.Context) (outcome, reason string, err error) {
 	ctx, cancel := s.detachedCtx()
 	defer cancel()
 
-	claims, li, why, err := s.verifyAndDecode(ctx, c)
+	claims, login, why, err := s.verifyAndDecode(ctx, c)
 	if err != nil {
 		if why == reasonOverloaded {
 			return outcomeError, why, err
 		}
 		return outcomeRejected, why, err
 	}
-	degraded, outcome, why, err := s.claimAndRead(ctx, c, &li, &claims)
+	degraded, outcome, why, err := s.claimAndRead(ctx, c, &login, &claims)
 	if err != nil {
 		return outcome, why, err
 	}
-	d := s.cfg.Policy.Decide(li.in)
+	d := s.cfg.Policy.Decide(login.in)
 	s.countDecision(d)
-	return s.persistAndAnswer(ctx, c, li, d, degraded)
+	return s.persistAndAnswer(ctx, c, login, d, degraded)
 }
 
 // verifyAndDecode checks the token before a byte of the body is read (a request without a valid
@@ -127,18 +127,18 @@ func (s *Server) verifyAndDecode(ctx context.Context, c echo.Context) (calloutCl
 	if err != nil {
 		return claims, loginInput{}, reasonBadEvent, badRequest("the body is not a valid post-login event", err)
 	}
-	li, err := toDecisionInput(ev)
+	login, err := toDecisionInput(ev)
 	if err != nil {
 		return claims, loginInput{}, reasonBadEvent, badRequest("the event has no valid user.user_id", err)
 	}
 	if st := stateOf(c); st != nil {
-		st.add(slog.String("transaction_id", li.transactionID), userAttr(li.in.User.ID))
+		st.add(slog.String("transaction_id", login.transactionID), userAttr(login.in.User.ID))
 	}
-	if claims.Subject != li.in.User.ID {
+	if claims.Subject != login.in.User.ID {
 		return claims, loginInput{}, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
 			"the token's sub is not the event's user", nil)
 	}
-	return claims, li, "", nil
+	return claims, login, "", nil
 }
 
 // closeUnreadBody asks net/http to close the connection after a rejection that left the body
@@ -152,8 +152,8 @@ func closeUnreadBody(c echo.Context) {
 // claimAndRead claims the token's jti and reads the play count in one round trip. A replay is
 // rejected, a Redis failure under the closed policy is an error (err set, with the metrics'
 // outcome and reason); under the open policy the plays stay unknown and degraded names Redis.
-func (s *Server) claimAndRead(ctx context.Context, c echo.Context, li *loginInput, claims *calloutClaims) (degraded []string, outcome, reason string, err error) {
-	plays, err := s.deps.Logins.BeginLogin(ctx, li.in.User.ID, claims.ID, claims.jtiTTL(s.cfg.Now()))
+func (s *Server) claimAndRead(ctx context.Context, c echo.Context, login *loginInput, claims *calloutClaims) (degraded []string, outcome, reason string, err error) {
+	plays, err := s.deps.Logins.BeginLogin(ctx, login.in.User.ID, claims.ID, claims.jtiTTL(s.cfg.Now()))
 	switch {
 	case errors.Is(err, metadata.ErrReplay):
 		return nil, outcomeRejected, reasonReplay, newError(http.StatusConflict, "replay",
@@ -163,16 +163,16 @@ func (s *Server) claimAndRead(ctx context.Context, c echo.Context, li *loginInpu
 		if !s.cfg.FailOpen {
 			return nil, outcomeError, reasonRedis, unavailable("the play count cannot be read", err)
 		}
-		s.logWarn(c, "plays unknown, roles kept", errAttr(err, li.in.User.ID))
+		s.logWarn(c, "plays unknown, roles kept", errAttr(err, login.in.User.ID))
 		return []string{degradedRedis}, "", "", nil
 	}
-	li.in = li.in.WithPlays(plays)
+	login.in = login.in.WithPlays(plays)
 	return nil, "", "", nil
 }
 
 // persistAndAnswer writes what the decision changes (in management mode) and answers.
-func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, li loginInput, d metadata.Decision, degraded []string) (outcome, reason string, err error) {
-	user := li.in.User
+func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, login loginInput, d metadata.Decision, degraded []string) (outcome, reason string, err error) {
+	user := login.in.User
 	resp := loginResponse{
 		UserID:       user.ID,
 		Roles:        d.Roles,
@@ -181,8 +181,8 @@ func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, li loginI
 		WrittenBy:    writtenByNone,
 		Degraded:     noneDegraded,
 	}
-	if li.in.PlaysKnown || li.in.PlaysAbsent {
-		resp.Plays = optionalCount{n: li.in.Plays, known: true}
+	if login.in.PlaysKnown || login.in.PlaysAbsent {
+		resp.Plays = optionalCount{n: login.in.Plays, known: true}
 	}
 	outcome, reason = outcomeOK, reasonUnchanged
 
