@@ -220,15 +220,13 @@ func decodeJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(req.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if tooLarge(err) {
 			return errTooLarge
 		}
 		return badRequest("the body is not the expected JSON object", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if tooLarge(err) {
 			return errTooLarge
 		}
 		return badRequest("the body holds data after the JSON object", nil)

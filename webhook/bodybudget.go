@@ -97,9 +97,8 @@ func (s *Server) readBody(ctx context.Context, c echo.Context) (calloutBody, str
 	}
 	if _, err := body.buf.ReadFrom(req.Body); err != nil {
 		body.release()
-		var mbe *http.MaxBytesError
 		switch {
-		case errors.As(err, &mbe):
+		case tooLarge(err):
 			return calloutBody{}, reasonTooLarge, errTooLarge
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return calloutBody{}, reasonBadEvent, badRequest("the request body did not arrive in time", err)

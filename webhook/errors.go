@@ -51,6 +51,12 @@ var (
 		"the request body must be application/json", nil)
 )
 
+// tooLarge reports whether err is a body read past its http.MaxBytesReader limit.
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
 // tokenError answers 401 with a Bearer challenge. An empty challenge error means no token was
 // presented (RFC 6750 section 3.1: no error code then).
 func tokenError(message string, cause error, missing bool) *apiError {
@@ -99,8 +105,7 @@ func toAPIError(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	if tooLarge(err) {
 		return errTooLarge
 	}
 	var he *echo.HTTPError
