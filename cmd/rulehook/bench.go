@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,12 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rulehook/rulehook/cmd/rulehook/internal/bench"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/redisstore/redisproc"
 )
 
 func runBench(ctx context.Context, args []string, env *environment) error {
@@ -67,11 +65,12 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 // benchSelfStarted starts a real redis-server, the emulated tenant and `rulehook serve` as a child
 // process (so the load generator's CPU and memory are not the server's), then runs the load.
 func benchSelfStarted(ctx context.Context, o bench.Options, slow bench.SlowBodyOptions, redisBin string, env *environment) error {
-	redisAddr, stopRedis, err := startRedisServer(redisBin)
+	rds, err := startRedis(redisBin)
 	if err != nil {
 		return err
 	}
-	defer stopRedis()
+	defer rds.Stop()
+	redisAddr := rds.Addr()
 	tenant, err := mgmttest.Start()
 	if err != nil {
 		return err
@@ -114,7 +113,7 @@ func benchSelfStarted(ctx context.Context, o bench.Options, slow bench.SlowBodyO
 	}
 	rep, err := bench.Run(ctx, o)
 	rep.Print(env.stdout)
-	if peak, ok := peakRSS(srv.Process.Pid); ok {
+	if peak, ok := bench.PeakRSS(srv.Process.Pid); ok {
 		fmt.Fprintf(env.stdout, "rulehook peak resident memory (VmHWM): %.1f MiB\n", float64(peak)/(1<<20))
 	}
 	return err
@@ -127,12 +126,12 @@ func benchSlowBodies(ctx context.Context, o bench.Options, slow bench.SlowBodyOp
 		return usageErrorf("bench: --slowloris attacks only a rulehook on a loopback address")
 	}
 	if pid > 0 {
-		slow.RSS = func() (int64, bool) { return procStatus(pid, "VmRSS:") }
+		slow.RSS = func() (int64, bool) { return bench.RSS(pid) }
 	}
 	fmt.Fprintf(env.stdout, "bench: %d slow-body connections for %s against %s\n", slow.Connections, o.Duration, o.URL)
 	rep, err := bench.RunSlowBodies(ctx, o, slow)
 	rep.Print(env.stdout)
-	if peak, ok := peakRSS(pid); ok && pid > 0 {
+	if peak, ok := bench.PeakRSS(pid); ok && pid > 0 {
 		fmt.Fprintf(env.stdout, "rulehook peak resident memory over its life (VmHWM): %.1f MiB\n", float64(peak)/(1<<20))
 	}
 	return err
@@ -146,33 +145,17 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startRedisServer runs redis-server on a free loopback port with persistence off.
-func startRedisServer(bin string) (string, func(), error) {
-	addr, err := freeLoopbackAddr()
+// startRedis starts the redis-server of a bench command (bin, from its --redis-server flag) on a
+// free loopback port with persistence off; the caller stops it.
+func startRedis(bin string) (*redisproc.Server, error) {
+	rds, err := redisproc.Start(redisproc.Config{Bin: bin})
 	if err != nil {
-		return "", nil, err
+		return nil, fmt.Errorf("start %s (install redis-server, or pass --redis-server): %w", bin, err)
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s (install redis-server, or pass --redis-server): %w", bin, err)
-	}
-	stop := func() { cmd.Process.Kill(); cmd.Wait() }
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return addr, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("redis-server did not listen on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return rds, nil
 }
 
+// freeLoopbackAddr returns a 127.0.0.1 address whose port was free a moment ago.
 func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -201,26 +184,6 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// peakRSS reads the peak resident set size of a process from /proc (Linux only).
-func peakRSS(pid int) (int64, bool) { return procStatus(pid, "VmHWM:") }
-
-// procStatus reads one kB figure (VmHWM:, VmRSS:) of a process from /proc (Linux only).
-func procStatus(pid int, field string) (int64, bool) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
 }
 
 func numCPU() int { return runtime.NumCPU() }

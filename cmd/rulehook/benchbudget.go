@@ -35,12 +35,12 @@ func runBenchBudget(ctx context.Context, args []string, env *environment) error 
 	default:
 		return usageErrorf("bench-budget: --tier %q: want free or self-service", *tier)
 	}
-	addr, stopRedis, err := startRedisServer(*redisBin)
+	rds, err := startRedis(*redisBin)
 	if err != nil {
 		return err
 	}
-	defer stopRedis()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rds.Stop()
+	rdb := redis.NewClient(&redis.Options{Addr: rds.Addr()})
 	defer rdb.Close()
 	o.Redis, o.Progress = rdb, env.stderr
 	fmt.Fprintf(env.stderr, "bench-budget: %d logins every %s and a reconcile of %d more users on the emulated %s tier\n",

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/bench"
 	"github.com/rulehook/rulehook/cmd/rulehook/internal/every"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
 	"github.com/rulehook/rulehook/metadata/redisstore"
@@ -45,11 +46,12 @@ func runBenchReconcile(ctx context.Context, args []string, env *environment) err
 	if b.users < 1 || b.differ < 0 || b.differ > b.users || b.rate <= 0 {
 		return usageErrorf("bench reconcile: want --users >= 1, 0 <= --differ <= --users and --rate > 0")
 	}
-	redisAddr, stopRedis, err := startRedisServer(b.redisBin)
+	rds, err := startRedis(b.redisBin)
 	if err != nil {
 		return err
 	}
-	defer stopRedis()
+	defer rds.Stop()
+	redisAddr := rds.Addr()
 	tenant, err := mgmttest.Start(mgmttest.WithWriteRate(b.rate, max(1, int(b.rate))))
 	if err != nil {
 		return err
@@ -156,7 +158,7 @@ func (b benchReconcile) reconcile(ctx context.Context, tenant *mgmttest.Server, 
 // VmHWM only grows, so the last sample is the peak up to 20 ms before the end.
 func sampleRSS(pid int, peak *int64) (stop func()) {
 	sample := func(time.Time) {
-		if v, ok := peakRSS(pid); ok {
+		if v, ok := bench.PeakRSS(pid); ok {
 			*peak = max(*peak, v)
 		}
 	}
@@ -201,7 +203,7 @@ func (b benchReconcile) report(w io.Writer, tenant *mgmttest.Server, differing m
 		avg, peak, b.rate, tenant.CountStatus(429))
 	fmt.Fprintf(w, "export jobs: %d; listing requests: %d; users read afresh: %d; changes printed: %d\n",
 		tenant.ExportJobs(), listings, reads, run.changes)
-	if own, ok := peakRSS(os.Getpid()); ok {
+	if own, ok := bench.PeakRSS(os.Getpid()); ok {
 		fmt.Fprintf(w, "this process (the emulated tenant holding the users) peak resident memory: %.1f MiB\n", float64(own)/(1<<20))
 	}
 	switch {

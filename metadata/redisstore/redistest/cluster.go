@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rulehook/rulehook/metadata/redisstore/redisproc"
 )
 
 // clusterSlots is the number of hash slots of a Redis Cluster.
@@ -28,7 +30,7 @@ func StartCluster(tb testing.TB, masters int) *Cluster {
 	}
 	c := &Cluster{tb: tb}
 	for range masters {
-		c.nodes = append(c.nodes, start(tb, spec{dir: tb.TempDir(), bus: true, args: []string{
+		c.nodes = append(c.nodes, start(tb, redisproc.Config{Dir: tb.TempDir(), Bus: true, Args: []string{
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "5000",
 		}}))

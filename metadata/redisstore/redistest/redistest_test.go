@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rulehook/rulehook/metadata/redisstore/redisproc"
 )
 
 func TestStartStopRestart(t *testing.T) {
@@ -54,7 +56,7 @@ func TestArgsOverrideDefaults(t *testing.T) {
 func TestPauseResume(t *testing.T) {
 	s := Start(t)
 	s.Pause()
-	if _, err := do(s.Addr(), 100*time.Millisecond, "PING"); err == nil {
+	if _, err := redisproc.Do(s.Addr(), 100*time.Millisecond, "PING"); err == nil {
 		t.Fatalf("PING to a paused server answered; want a timeout")
 	}
 	s.Resume()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rulehook/rulehook/metadata/redisstore/redisproc"
 )
 
 // SentinelMaster is the master name the Sentinels of StartSentinel monitor.
@@ -43,7 +45,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			tb.Fatalf("redistest: %v", err)
 		}
-		s.sentinels = append(s.sentinels, start(tb, spec{dir: dir, conf: path, args: []string{"--sentinel"}}))
+		s.sentinels = append(s.sentinels, start(tb, redisproc.Config{Dir: dir, Conf: path, Args: []string{"--sentinel"}}))
 	}
 	if err := waitFor(15*time.Second, s.allKnown); err != nil {
 		tb.Fatalf("redistest: sentinels never saw each other and the replica: %v", err)
@@ -110,7 +112,7 @@ func (s *Sentinel) WaitFailover(old string) string {
 			}
 			addr = a
 		}
-		info, err := do(addr, time.Second, "INFO", "replication")
+		info, err := redisproc.Do(addr, time.Second, "INFO", "replication")
 		if err != nil {
 			return err
 		}

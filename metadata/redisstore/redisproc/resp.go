@@ -1,4 +1,4 @@
-package redistest
+package redisproc
 
 import (
 	"bufio"
@@ -15,10 +15,11 @@ type ReplyError string
 
 func (e ReplyError) Error() string { return string(e) }
 
-// do sends one command to addr on a fresh connection and returns the decoded reply: string for
-// simple and bulk strings, int64 for integers, []any for arrays, nil for a null reply, and a
-// ReplyError for an error reply.
-func do(addr string, timeout time.Duration, args ...string) (any, error) {
+// Do sends one command to addr on a fresh connection, all within timeout, and returns the decoded
+// reply: string for simple and bulk strings, int64 for integers, []any for arrays, nil for a null
+// reply, and a ReplyError for an error reply. It is a minimal RESP2 client for setting up and
+// inspecting a server (PING, CONFIG, CLUSTER, SENTINEL), not for load.
+func Do(addr string, timeout time.Duration, args ...string) (any, error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func readReply(r *bufio.Reader) (any, error) {
 		return nil, err
 	}
 	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("redistest: bad reply line %q", line)
+		return nil, fmt.Errorf("redisproc: bad reply line %q", line)
 	}
 	kind, body := line[0], line[1:len(line)-2]
 	switch kind {
@@ -84,5 +85,5 @@ func readReply(r *bufio.Reader) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, errors.New("redistest: unsupported reply type " + strconv.QuoteRune(rune(kind)))
+	return nil, errors.New("redisproc: unsupported reply type " + strconv.QuoteRune(rune(kind)))
 }
