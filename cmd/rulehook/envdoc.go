@@ -28,7 +28,7 @@ var serveEnv = []envVar{
 	{"CALLOUT_DEADLINE", "2s", "the callout is answered within this time"},
 	{"PLAYLIST_EDITOR_THRESHOLD", "100", "plays needed for playlist_editor"},
 	{"DEFAULT_DISPLAY_NAME", "user", "displayName given to a user who has none"},
-	{"WRITE_MODE", "management", "management (rulehook PATCHes) or action (the Action persists)"},
+	{"WRITE_MODE", "management", "management (rulehook PATCHes), action (the Action persists) or shadow (decide, write nothing)"},
 	{"FAILURE_POLICY", "open", "open (answer current roles, degraded) or closed (503: deny)"},
 	{"API_AUDIENCE", "", "audience of the app API's RS256 access tokens (unset: off)"},
 	{"API_ISSUER", "https://$AUTH0_DOMAIN/", "expected iss of app API tokens"},

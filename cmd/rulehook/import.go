@@ -77,8 +77,6 @@ func parseImportFlags(args []string, env *environment) (*importFlags, error) {
 		}
 	})
 	switch {
-	case fs.NArg() > 0:
-		return nil, usageErrorf("import: unexpected arguments %q", fs.Args())
 	case f.from == "":
 		return nil, usageErrorf("import: --from is required (a postgres:// URL or a CSV file)")
 	case f.mode != string(metadata.PlaysSet) && f.mode != string(metadata.PlaysMax):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -89,6 +90,6 @@ func progress(out io.Writer, tenant *mgmttest.Server, start time.Time) (stop fun
 	}
 	return every.Start(10*time.Second, func(now time.Time) {
 		fmt.Fprintf(out, "%s: %d management api calls, %d answered 429\n",
-			now.Sub(start).Round(time.Second), tenant.Count("", "/api/v2/"), count429(tenant))
+			now.Sub(start).Round(time.Second), tenant.Count("", "/api/v2/"), tenant.CountStatus(http.StatusTooManyRequests))
 	})
 }

@@ -1,6 +1,7 @@
 package budgetbench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,7 @@ const plays = 150
 // ErrOptions is wrapped by Run when Options are invalid.
 var ErrOptions = errors.New("budgetbench: invalid options")
 
-// Options configure one Run. Store is required.
+// Options configure one Run. Redis is required.
 type Options struct {
 	// Tier is the emulated tenant's rate-limit tier; default mgmttest.FreeTier().
 	Tier *mgmttest.Tier
@@ -67,11 +68,11 @@ func (o Options) withDefaults() (Options, error) {
 		t := mgmttest.FreeTier()
 		o.Tier = &t
 	}
-	o.Logins = cmp(o.Logins, DefaultLogins)
-	o.Users = cmp(o.Users, DefaultUsers)
-	o.LoginEvery = cmp(o.LoginEvery, DefaultLoginEvery)
-	o.Deadline = cmp(o.Deadline, DefaultDeadline)
-	o.Drain = cmp(o.Drain, DefaultDrain)
+	o.Logins = cmp.Or(o.Logins, DefaultLogins)
+	o.Users = cmp.Or(o.Users, DefaultUsers)
+	o.LoginEvery = cmp.Or(o.LoginEvery, DefaultLoginEvery)
+	o.Deadline = cmp.Or(o.Deadline, DefaultDeadline)
+	o.Drain = cmp.Or(o.Drain, DefaultDrain)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,14 +86,6 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: counts and durations must not be negative", ErrOptions)
 	}
 	return o, nil
-}
-
-// cmp is v, or def when v is zero.
-func cmp[T int | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Run starts the emulated tenant, seeds it, runs the logins and the reconcile together, waits
@@ -132,7 +125,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		err = drain(ctx, o, &rep)
 	}
 	rep.Elapsed = time.Since(start)
-	rep.Calls, rep.Calls429 = tenant.Count("", "/api/v2/"), count429(tenant)
+	rep.Calls, rep.Calls429 = tenant.Count("", "/api/v2/"), tenant.CountStatus(http.StatusTooManyRequests)
 	rep.Landed, rep.Missing = verify(tenant, ids)
 	rep.Worker = serve.Stats()
 	return rep, err
@@ -177,16 +170,6 @@ func startWorker(ctx context.Context, w *mgmt.Writer) (stop func()) {
 		_ = w.RunWorker(ctx, "budgetbench", mgmt.WorkerOptions{})
 	}()
 	return func() { cancel(); <-done }
-}
-
-func count429(tenant *mgmttest.Server) int {
-	n := 0
-	for _, r := range tenant.Requests() {
-		if r.Status == http.StatusTooManyRequests {
-			n++
-		}
-	}
-	return n
 }
 
 // verify counts the users that hold playlist_editor, their role kept.
