@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +18,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/rulehook/rulehook/cmd/rulehook/internal/console"
 	"github.com/rulehook/rulehook/metadata/testkit"
+	"github.com/rulehook/rulehook/webhook/openapitest"
 )
 
 // The dev console, driven through a real headless Chromium (Debian's chromium package; .ci/run
@@ -282,5 +287,45 @@ func TestServeHasNoConsole(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("serve: GET %s = %d; want 404", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestConsoleLoginWithRedisPaused: with Redis paused from the console, a login that leaves the
+// play count as it is runs through the Action and shows rulehook's degraded answer (roles kept,
+// nothing written), as the README promises; the console itself does not fail on the paused Redis.
+func TestConsoleLoginWithRedisPaused(t *testing.T) {
+	base := startDevConsole(t, nil)
+	call := func(method, path, body string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+strings.TrimPrefix(path, "/"), strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s = %d %s; want 200", method, path, resp.StatusCode, raw)
+		}
+		if out != nil {
+			if err := json.Unmarshal(raw, out); err != nil {
+				t.Fatalf("%s %s: %s: %v", method, path, raw, err)
+			}
+		}
+	}
+	call(http.MethodPost, "/dev/api/users", `{"user_id":"auth0|pia","roles":["admin"],"display_name":"Pia"}`, nil)
+	call(http.MethodPut, "/dev/api/faults", `{"tenant":"","redis_paused":true}`, nil)
+	var res console.LoginResult
+	call(http.MethodPost, "/dev/api/login", `{"user_id":"auth0|pia"}`, &res)
+	a, err := openapitest.DecodeAnswer(res.Callout)
+	if err != nil {
+		t.Fatalf("callout answer %s: %v", res.Callout, err)
+	}
+	if !slices.Equal(a.Roles, []string{"admin"}) || !slices.Equal(a.Degraded, []string{"redis"}) || a.Plays != nil {
+		t.Errorf("callout answer = %s; want roles [admin] kept, degraded [redis], plays null", a)
+	}
+	if res.WrittenBy != "none" || res.Denied || res.PlaysAtLogin != nil {
+		t.Errorf("login = written_by %q, denied %v, plays %v; want none, not denied, no count", res.WrittenBy, res.Denied, res.PlaysAtLogin)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rulehook/rulehook/actions/harness"
-	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/redisstore"
 )
 
@@ -26,7 +25,7 @@ const (
 // loginReport is what `rulehook login` shows, and prints with --json.
 type loginReport struct {
 	UserID      string         `json:"user_id"`
-	Plays       *int64         `json:"plays"` // the count in Redis at the login; null: not recorded
+	Plays       *int64         `json:"plays"` // the count in Redis at the login; null: not recorded, or Redis unreadable
 	Created     bool           `json:"created"`
 	Unused      []string       `json:"unused_flags,omitempty"` // flags for new users, given for one that exists
 	Before      tenantUser     `json:"before"`
@@ -117,11 +116,13 @@ func devLogin(ctx context.Context, st devState, in loginInput) (loginReport, err
 		return rep, fmt.Errorf("emulated tenant: %w", err)
 	}
 	rep.After = &after
-	rep.WrittenBy, err = whoWrote(ctx, redisstore.New(rdb), rep, actionSet)
-	return rep, err
+	rep.WrittenBy = whoWrote(ctx, redisstore.New(rdb), rep, actionSet)
+	return rep, nil
 }
 
-// preparePlays sets the count when asked to and returns the one the login will see.
+// preparePlays sets the count when asked to and returns the one the login will see: nil when
+// none is recorded, or when dev's Redis cannot be read (paused by the console, so that the login
+// shows rulehook answering without its counts).
 func preparePlays(ctx context.Context, rdb *redis.Client, in loginInput) (*int64, error) {
 	key := redisstore.PlaysKey(in.UserID)
 	if in.Plays >= 0 {
@@ -131,11 +132,8 @@ func preparePlays(ctx context.Context, rdb *redis.Client, in loginInput) (*int64
 		return &in.Plays, nil
 	}
 	n, err := rdb.Get(ctx, key).Int64()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("read plays in dev's redis: %w", err)
+		return nil, nil
 	}
 	return &n, nil
 }
@@ -197,22 +195,19 @@ func runAction(ctx context.Context, st devState, u tenantUser) (harness.Result, 
 }
 
 // whoWrote tells a PATCH by rulehook (the tenant's user changed) from a write rulehook queued
-// (an entry waits in the retry queue) and from the Action's own write.
-func whoWrote(ctx context.Context, q *redisstore.Store, rep loginReport, actionSet bool) (string, error) {
+// (an entry waits in the retry queue) and from the Action's own write. When the queue cannot be
+// read (Redis paused), nothing can have been queued either.
+func whoWrote(ctx context.Context, q *redisstore.Store, rep loginReport, actionSet bool) string {
 	switch {
 	case actionSet:
-		return wroteAction, nil
+		return wroteAction
 	case !reflect.DeepEqual(rep.Before.AppMetadata, rep.After.AppMetadata) || !reflect.DeepEqual(rep.Before.UserMetadata, rep.After.UserMetadata):
-		return wroteRulehook, nil
+		return wroteRulehook
 	}
-	_, err := q.Pending(ctx, rep.UserID)
-	switch {
-	case err == nil:
-		return wroteQueued, nil
-	case errors.Is(err, metadata.ErrNotFound):
-		return wroteNone, nil
+	if _, err := q.Pending(ctx, rep.UserID); err == nil {
+		return wroteQueued
 	}
-	return "", fmt.Errorf("read dev's retry queue: %w", err)
+	return wroteNone
 }
 
 func emailFor(userID string) string {
