@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,15 +20,25 @@ type PolicyReader interface {
 }
 
 // EvictionWarning returns the warning for a Redis whose maxmemory-policy is policy, or "" when
-// the policy is noeviction or unknown ("").
+// the policy is noeviction or unknown (""). Play counts have no TTL, so a volatile-* policy
+// cannot evict them, but it can evict callout replay ids and queue leases, which have one.
 func EvictionWarning(policy string) string {
-	if policy == "" || policy == "noeviction" {
+	switch {
+	case policy == "" || policy == "noeviction":
 		return ""
+	case EvictsOnlyExpiring(policy):
+		return fmt.Sprintf("redis maxmemory-policy is %q, not \"noeviction\": when Redis is full it deletes keys "+
+			"that have a TTL, callout replay ids and retry-queue leases included (play counts have none) "+
+			"(set maxmemory-policy noeviction)", policy)
 	}
 	return fmt.Sprintf("redis maxmemory-policy is %q, not \"noeviction\": when Redis is full it deletes keys, "+
 		"play counts included; an evicted count is not recorded, so nobody is demoted but nobody is promoted "+
 		"until their count is restored (set maxmemory-policy noeviction)", policy)
 }
+
+// EvictsOnlyExpiring reports whether policy evicts only keys that have a TTL (volatile-*), so
+// never a play count.
+func EvictsOnlyExpiring(policy string) bool { return strings.HasPrefix(policy, "volatile-") }
 
 // healthz answers 200 while the process serves; it checks nothing else.
 func (s *Server) healthz(c echo.Context) error {

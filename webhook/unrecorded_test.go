@@ -105,3 +105,19 @@ func TestStackReadyzWarnsAboutEviction(t *testing.T) {
 		})
 	}
 }
+
+// TestEvictionWarningTellsWhatEachPolicyEvicts: volatile-* policies evict only keys with a TTL
+// (replay ids, leases), never play counts, which have none; the others may evict play counts.
+func TestEvictionWarningTellsWhatEachPolicyEvicts(t *testing.T) {
+	for policy, want := range map[string]string{
+		"":             "",
+		"noeviction":   "",
+		"volatile-lru": "play counts have none",
+		"allkeys-lru":  "play counts included",
+	} {
+		got := EvictionWarning(policy)
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("EvictionWarning(%q) = %q; want it to say %q", policy, got, want)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/rulehook/rulehook/cmd/rulehook/internal/deployaction"
 	"github.com/rulehook/rulehook/metadata/mgmt"
+	"github.com/rulehook/rulehook/metadata/redisstore"
+	"github.com/rulehook/rulehook/webhook"
 )
 
 // neededScopes are the Management API scopes serve uses: read a user, write its metadata.
@@ -101,14 +103,15 @@ func doctorRedis(ctx context.Context, cfg config) []checkLine {
 		return []checkLine{failLine("redis", "not reachable: "+err.Error(), "start Redis, or point REDIS_URL (or the Cluster/Sentinel variables) at it")}
 	}
 	lines := []checkLine{okLine("redis", "reachable")}
-	got, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
-	policy := got["maxmemory-policy"]
+	policy, err := redisstore.New(rdb).MaxmemoryPolicy(ctx) // every master of a Cluster
 	switch {
-	case err != nil || policy == "":
+	case err != nil:
+		lines = append(lines, failLine("redis eviction", "CONFIG GET maxmemory-policy: "+err.Error(), "make sure its maxmemory-policy is noeviction"))
+	case policy == "":
 		lines = append(lines, checkLine{checkSkip, "redis eviction", "CONFIG GET maxmemory-policy refused (a managed Redis?)", "make sure its maxmemory-policy is noeviction"})
-	case policy == "noeviction":
+	case policy == redisstore.PolicyNoEviction:
 		lines = append(lines, okLine("redis eviction", "maxmemory-policy noeviction"))
-	case strings.HasPrefix(policy, "volatile-"):
+	case webhook.EvictsOnlyExpiring(policy):
 		lines = append(lines, checkLine{checkWarn, "redis eviction", "maxmemory-policy " + policy + " evicts keys with a TTL (replay ids, queue leases), never play counts", "CONFIG SET maxmemory-policy noeviction"})
 	default:
 		lines = append(lines, failLine("redis eviction", "maxmemory-policy "+policy+" evicts play counts under memory pressure", "CONFIG SET maxmemory-policy noeviction (and in redis.conf)"))
