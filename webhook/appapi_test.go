@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 func TestAppRoutes(t *testing.T) {
@@ -233,5 +234,20 @@ func TestAppStoreDown(t *testing.T) {
 		if rec.Code != 503 || body.Error != "unavailable" || strings.Contains(rec.Body.String(), "127.0.0.1") {
 			t.Errorf("%s %s = %d %s; want 503 unavailable without internals", r.method, r.path, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestAppErrorLogRedactsTheCaller: a failure whose cause names the caller's id (an email-bearing
+// SAML id here) is logged on the request's line with the id replaced by its LogID.
+func TestAppErrorLogRedactsTheCaller(t *testing.T) {
+	const saml = "samlp|corp|jane@corp.example"
+	logs := &testkit.SyncBuffer{}
+	e := newAppEnv(t, func(c *Config) { c.Logger = newLogger(logs) })
+	e.writer.err = fmt.Errorf("%w: write user %s", metadata.ErrUnavailable, saml)
+	if rec := e.do("PUT", "/displayName", e.token(saml), `{"displayName":"A"}`); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d; want 503 (%s)", rec.Code, rec.Body)
+	}
+	if out := logs.String(); strings.Contains(out, "@") || !strings.Contains(out, metadata.LogID(saml)) {
+		t.Errorf("log = %s; want the caller's LogID and no '@'", out)
 	}
 }

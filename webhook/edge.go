@@ -23,6 +23,7 @@ const MaxRequestIDBytes = 128
 type reqState struct {
 	id     string
 	caller string // the app API's authenticated caller (requireAppToken)
+	user   string // the callout's user; with caller, redacted from the logged error
 	attrs  []slog.Attr
 	err    error // internal cause of a failure, logged once
 	quiet  bool  // a routine success (a login that changed nothing): logged at debug
@@ -192,7 +193,7 @@ func (s *Server) finish(c echo.Context, st *reqState, start time.Time) {
 	)
 	attrs = append(attrs, st.attrs...)
 	if st.err != nil {
-		attrs = append(attrs, slog.String("error", st.err.Error()))
+		attrs = append(attrs, errAttr(st.err, st.caller, st.user))
 	}
 	s.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
 }

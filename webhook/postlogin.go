@@ -133,6 +133,7 @@ func (s *Server) verifyAndDecode(ctx context.Context, c echo.Context) (calloutCl
 	}
 	if st := stateOf(c); st != nil {
 		st.add(slog.String("transaction_id", login.transactionID), userAttr(login.in.User.ID))
+		st.user = login.in.User.ID
 	}
 	if claims.Subject != login.in.User.ID {
 		return claims, loginInput{}, reasonSubject, newError(http.StatusForbidden, "subject_mismatch",
