@@ -189,7 +189,7 @@ func (s *Server) persistAndAnswer(ctx context.Context, c echo.Context, login log
 
 	switch {
 	case s.cfg.WriteMode == WriteModeShadow:
-		reason = s.shadow(ctx, c, user, d, &resp)
+		reason = s.shadow(ctx, c, user, d, &resp, slices.Contains(degraded, degradedRedis))
 	case !d.Changed():
 	case s.cfg.WriteMode == WriteModeAction:
 		resp.WrittenBy, reason = writtenByAction, reasonAction

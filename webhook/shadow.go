@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +48,8 @@ func newShadowMetrics(reg *prometheus.Registry) (*shadowMetrics, error) {
 // shadow finishes a login in shadow mode: it counts and records how decision d differs from
 // the user's current state, and turns resp into the answer that changes nothing (the current
 // roles, empty objects, written_by "none"). A failure to record is logged; the answer stands.
-func (s *Server) shadow(ctx context.Context, c echo.Context, user metadata.User, d metadata.Decision, resp *loginResponse) string {
+// When the login could not read Redis (redisDown), it is counted but not recorded there.
+func (s *Server) shadow(ctx context.Context, c echo.Context, user metadata.User, d metadata.Decision, resp *loginResponse, redisDown bool) string {
 	kinds := d.Disagreements()
 	if len(kinds) == 0 {
 		s.m.shadow.agreements.Inc()
@@ -57,15 +57,21 @@ func (s *Server) shadow(ctx context.Context, c echo.Context, user metadata.User,
 	for _, k := range kinds {
 		s.m.shadow.disagreements.WithLabelValues(k).Inc()
 	}
-	err := s.deps.Shadow.RecordShadow(ctx, metadata.ShadowLogin{
-		UserID: user.ID, Time: s.cfg.Now(), RequestID: requestIDOf(c), Kinds: kinds, Changes: d.Patch.Changes(user),
-	})
-	if err != nil {
-		s.m.redisErrors.Inc()
-		s.logWarn(c, "shadow login not recorded", slog.String("error", err.Error()))
+	if !redisDown {
+		s.record(ctx, c, metadata.ShadowLogin{
+			UserID: user.ID, Time: s.cfg.Now(), RequestID: requestIDOf(c), Kinds: kinds, Changes: d.Patch.Changes(user),
+		})
 	}
 	resp.Roles = user.Roles()
 	resp.AppMetadata, resp.UserMetadata = emptyObject, emptyObject
 	resp.WrittenBy = writtenByNone
 	return reasonShadow
+}
+
+// record stores one shadow login's stats and, when it disagrees, its audit entry.
+func (s *Server) record(ctx context.Context, c echo.Context, login metadata.ShadowLogin) {
+	if err := s.deps.Shadow.RecordShadow(ctx, login); err != nil {
+		s.m.redisErrors.Inc()
+		s.logWarn(c, "shadow login not recorded", errAttr(err, login.UserID))
+	}
 }

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,12 @@ func TestShadowRedisOutage(t *testing.T) {
 	}
 	if n := s.patches(); n != 0 {
 		t.Errorf("PATCHes = %d; want 0", n)
+	}
+	// One outage, one Redis error: the login does not try to record itself on the Redis it
+	// could not read.
+	rec := serve(s.srv.Handler(), httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "\nrulehook_redis_errors_total 1\n") {
+		t.Errorf("/metrics: want rulehook_redis_errors_total 1 after one login on a stopped Redis\n%s", rec.Body)
 	}
 }
 
