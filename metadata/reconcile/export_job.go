@@ -118,8 +118,10 @@ func (r *runner) dropJob(ctx context.Context) error {
 	return r.saveLocked(ctx)
 }
 
-// retry makes one call of the export job, waiting out rate limits (until the reset) and trying
-// again, a few times with a growing pause, when the tenant is unavailable.
+// retry makes one call to the tenant (the listing's pages, the re-reads, the export job's calls)
+// once the gate is open, waiting out rate limits (until the reset) and trying again, a few times
+// with a growing pause, when the tenant is unavailable. Other errors come back wrapped as
+// "reconcile: what: err".
 func (r *runner) retry(ctx context.Context, what string, call func(context.Context) error) error {
 	failures, waits := 0, 0
 	for {

@@ -327,3 +327,21 @@ func TestReconcileExportRidesOutTenantFaults(t *testing.T) {
 	}
 	e.checkWrites(users)
 }
+
+func TestReconcileExportRereadRidesOutARateLimit(t *testing.T) {
+	e := newEnv(t, mgmttest.WithExportPolls(1))
+	users := e.seed(30, mixed)
+	// the first re-read of a differing user is answered 429: the Writer's gate closes until the
+	// reset, and the re-reads wait for it like the writes instead of failing their users
+	e.tenant.SetFault(http.MethodGet, "/api/v2/users/*", mgmttest.Fault{Status: 429, Times: 1})
+	opts := exportOpts("export-reread-429")
+	opts.Source = reconcile.SourceExport
+	sum, err := reconcile.Run(context.Background(), opts, e.deps())
+	if err != nil {
+		t.Fatalf("Run through a 429 on a re-read: %v", err)
+	}
+	e.checkCompleteRun(sum, users)
+	if got, want := e.tenant.Count(http.MethodGet, "/api/v2/users/"), countDiffering(users)+1; got != want {
+		t.Errorf("users read afresh = %d; want %d (each differing one, and the 429 once more)", got, want)
+	}
+}

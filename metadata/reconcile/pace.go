@@ -20,9 +20,9 @@ const (
 	queuedInRowBackoff = 3
 	minBackoff         = 500 * time.Millisecond
 	maxBackoff         = 30 * time.Second
-	// listAttempts bounds the tries of one page listing that fails with ErrUnavailable.
+	// listAttempts bounds the tries of one call (retry) that fails with ErrUnavailable.
 	listAttempts = 5
-	// rateLimitedListWaits bounds the waits of one page listing for a rate limit to pass.
+	// rateLimitedListWaits bounds the waits of one call (retry) for a rate limit to pass.
 	rateLimitedListWaits = 20
 	// auth0ListLimit is how many users Auth0 lets a client page through.
 	auth0ListLimit = 1000
@@ -87,42 +87,27 @@ func (r *runner) backoff() time.Duration {
 	return min(d, maxBackoff)
 }
 
-// list reads one page, waiting out rate limits and retrying a few times on ErrUnavailable.
+// list reads one page through retry: waiting out rate limits and retrying a few times on
+// ErrUnavailable. A page past the listing's reach is refused with ErrInvalid, which the error
+// explains.
 func (r *runner) list(ctx context.Context, page, perPage int) ([]metadata.User, int, error) {
-	waits := 0
-	for attempt := 1; ; attempt++ {
-		if err := r.waitGate(ctx); err != nil {
-			return nil, 0, err
-		}
-		users, total, err := r.deps.Users.ListUsers(ctx, page, perPage)
-		if err == nil {
-			return users, total, nil
-		}
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		var rl *metadata.RateLimitError
-		switch {
-		case errors.As(err, &rl) && waits < rateLimitedListWaits:
-			waits++
-			attempt--
-			r.notePause(rl.Reset)
-			d := time.Until(rl.Reset)
-			if rl.Reset.IsZero() || d <= 0 {
-				d = gatePoll
-			}
-			if err := metadata.Sleep(ctx, min(d, maxGateWait)); err != nil {
-				return nil, 0, err
-			}
-		case errors.Is(err, metadata.ErrUnavailable) && attempt < listAttempts:
-			if err := metadata.Sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
-				return nil, 0, err
-			}
-		case errors.Is(err, metadata.ErrInvalid) && page*perPage >= auth0ListLimit:
-			return nil, 0, fmt.Errorf("reconcile: list page %d of %d users (Auth0 lets a client page through its first 1000 users only): %w",
-				page, perPage, err)
-		default:
-			return nil, 0, fmt.Errorf("reconcile: list page %d of %d users: %w", page, perPage, err)
-		}
+	var (
+		users []metadata.User
+		total int
+		last  error // the last call's, for the hint
+	)
+	err := r.retry(ctx, fmt.Sprintf("list page %d of %d users", page, perPage), func(ctx context.Context) error {
+		users, total, last = r.deps.Users.ListUsers(ctx, page, perPage)
+		return last
+	})
+	switch {
+	case err == nil:
+		return users, total, nil
+	case ctx.Err() != nil:
+		return nil, 0, ctx.Err()
+	case errors.Is(err, metadata.ErrInvalid) && page*perPage >= auth0ListLimit:
+		return nil, 0, fmt.Errorf("reconcile: list page %d of %d users (Auth0 lets a client page through its first 1000 users only): %w",
+			page, perPage, last)
 	}
+	return nil, 0, err
 }

@@ -292,17 +292,27 @@ func (r *runner) unlist() {
 	r.mu.Unlock()
 }
 
-// reread reads a user whose write the interrupted run had started, from the tenant itself.
+// reread reads a user from the tenant itself: one whose write the interrupted run had started,
+// or one whose export record differs (export.go). Like the export job's calls it waits for the
+// gate and rides out rate limits and a tenant briefly unavailable (retry), instead of failing
+// the user on the first 429 while writes wait it out.
 func (r *runner) reread(ctx context.Context, id string) (metadata.User, bool) {
 	if r.deps.Fresh == nil {
 		r.log.Warn("reconcile: cannot re-read a user the interrupted run was writing; skipped", userAttrs(id, nil)...)
 		r.count(&r.sum.Skipped, id, true)
 		return metadata.User{}, false
 	}
-	u, err := r.deps.Fresh.User(ctx, id)
+	var u metadata.User
+	err := r.retry(ctx, "re-read a user", func(ctx context.Context) (err error) {
+		u, err = r.deps.Fresh.User(ctx, id)
+		return err
+	})
 	switch {
 	case errors.Is(err, metadata.ErrNotFound):
 		r.count(&r.sum.Skipped, id, true)
+		return metadata.User{}, false
+	case err != nil && ctx.Err() != nil: // stopped while waiting for the gate: the next run reads it again
+		r.unlist()
 		return metadata.User{}, false
 	case err != nil:
 		r.fail(id, "re-read from the tenant failed", err)
