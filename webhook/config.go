@@ -45,7 +45,8 @@ const (
 type Config struct {
 	// Policy holds the rules' settings (threshold, default display name).
 	Policy metadata.Policy
-	// WriteMode is WriteModeManagement, WriteModeAction or WriteModeShadow.
+	// WriteMode is WriteModeManagement, WriteModeAction or WriteModeShadow. Shadow mode costs
+	// every login a second Redis round trip (its hourly counts), beside the login's own one.
 	WriteMode string
 	// FailOpen selects FAILURE_POLICY=open: answer 200 with the current roles when Redis or the
 	// Management API fail. False answers 503 instead.
