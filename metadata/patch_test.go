@@ -135,6 +135,14 @@ func TestNormalizeText(t *testing.T) {
 		{"a\u200Bb", "", false},           // zero-width space (Cf)
 		{"\uFEFFname", "", false},         // byte-order mark (Cf)
 		{"a\u2066b\u2069", "", false},     // bidi isolates (Cf)
+		{"a\u200Eb", "", false},           // left-to-right mark (Cf)
+		{"a\u2060b", "", false},           // word joiner (Cf)
+		{"a\u00ADb", "", false},           // soft hyphen (Cf)
+		{"a\U000E0041b", "", false},       // tag character (Cf)
+		// Woman technologist: the zero-width joiner (Cf) joins woman and laptop into one emoji.
+		{"\U0001F469\u200D\U0001F4BB", "\U0001F469\u200D\U0001F4BB", true},
+		// Persian "I want" (mikhaham): the zero-width non-joiner (Cf) belongs in it.
+		{"\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", true},
 	}
 	for _, tt := range tests {
 		got, err := metadata.NormalizeDisplayName(tt.in)

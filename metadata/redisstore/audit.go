@@ -63,6 +63,17 @@ const (
 // Errors wrap metadata.ErrInvalid (bad user id, a value that is not JSON) or
 // metadata.ErrUnavailable.
 func (s *Store) AppendAudit(ctx context.Context, a metadata.AuditEntry) error {
+	pipe := s.rdb.Pipeline()
+	if err := s.addAudit(ctx, pipe, a); err != nil {
+		return err
+	}
+	_, err := pipe.Exec(ctx)
+	return fail("append audit", err)
+}
+
+// addAudit queues on pipe the two XADDs that AppendAudit sends, wrapped in once; it queues
+// nothing and returns the error when a is not valid (as AppendAudit's ErrInvalid).
+func (s *Store) addAudit(ctx context.Context, pipe redis.Pipeliner, a metadata.AuditEntry) error {
 	if err := metadata.ValidateUserID(a.UserID); err != nil {
 		return err
 	}
@@ -79,7 +90,6 @@ func (s *Store) AppendAudit(ctx context.Context, a metadata.AuditEntry) error {
 	}
 	values := []any{aUser, a.UserID, aTime, a.Time.UTC().Format(time.RFC3339Nano),
 		aReason, a.Reason, aRequestID, a.RequestID, aChanges, string(body)}
-	pipe := s.rdb.Pipeline()
 	for _, stream := range []struct {
 		key    string
 		maxLen int64
@@ -87,8 +97,7 @@ func (s *Store) AppendAudit(ctx context.Context, a metadata.AuditEntry) error {
 		args := append([]any{"xadd", stream.key, "maxlen", "~", stream.maxLen, "*"}, values...)
 		_ = pipe.Process(ctx, once{redis.NewStringCmd(ctx, args...)})
 	}
-	_, err = pipe.Exec(ctx)
-	return fail("append audit", err)
+	return nil
 }
 
 // Audit returns the n most recent audit entries of userID, newest first, or of every user when

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -13,7 +14,8 @@ import (
 const PolicyNoEviction = "noeviction"
 
 // MaxmemoryPolicy returns Redis's maxmemory-policy (CONFIG GET maxmemory-policy); on a Cluster,
-// the first master's policy that is not noeviction, or noeviction when every master has it.
+// where the masters are asked in parallel, the alphabetically first policy other than noeviction
+// that any master has, or noeviction when every master that answers has it.
 // Under any other policy Redis may delete play counts when it is full, and an absent count is
 // "not recorded" (CONTRACT rule 6): nobody is demoted, but nobody is promoted either until the
 // user plays again. It returns "" and a nil error when the server refuses CONFIG GET (managed Redis
@@ -30,7 +32,11 @@ func (s *Store) MaxmemoryPolicy(ctx context.Context) (string, error) {
 		p, err := policyOf(ctx, node)
 		mu.Lock()
 		defer mu.Unlock()
-		if err == nil && p != "" && (worst == "" || worst == PolicyNoEviction) {
+		switch {
+		case err != nil || p == "":
+		case p == PolicyNoEviction:
+			worst = cmp.Or(worst, p)
+		case worst == "" || worst == PolicyNoEviction || p < worst:
 			worst = p
 		}
 		return err

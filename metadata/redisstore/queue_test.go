@@ -200,20 +200,22 @@ func TestQueueLeaseExpiry(t *testing.T) {
 	claimed := time.Now() // a's lease ends no sooner than lease after this
 	putAndClaim(t, store, "auth0|lease", lease)
 	// Only a claim known to fall inside the lease must come back empty (a loaded machine may
-	// delay this one past it).
-	if got, _ := store.Claim(ctx, "b", 10, time.Minute); len(got) != 0 && time.Since(claimed) < lease {
+	// delay this one past it). A late claim that got the entry holds it now: it is b's claim.
+	got, _ := store.Claim(ctx, "b", 10, time.Minute)
+	if len(got) != 0 && time.Since(claimed) < lease {
 		t.Fatalf("Claim(b) during a's lease = %v; want none", got)
 	}
 	// a "dies"; b polls until the lease has ended.
-	var got []metadata.QueueEntry
-	testkit.WaitFor(t, func() error {
-		var err error
-		got, err = store.Claim(ctx, "b", 10, time.Minute)
-		if err != nil || len(got) == 0 {
-			return fmt.Errorf("nothing claimed yet (%v)", err)
-		}
-		return nil
-	})
+	if len(got) == 0 {
+		testkit.WaitFor(t, func() error {
+			var err error
+			got, err = store.Claim(ctx, "b", 10, time.Minute)
+			if err != nil || len(got) == 0 {
+				return fmt.Errorf("nothing claimed yet (%v)", err)
+			}
+			return nil
+		})
+	}
 	if d := time.Since(claimed); d < lease-10*time.Millisecond {
 		t.Errorf("b got the entry %s after a claimed it; want after a's %s lease", d, lease)
 	}
@@ -288,17 +290,20 @@ func TestQueueRetry(t *testing.T) {
 	e := putAndClaim(t, store, user, time.Minute)
 	start := time.Now()
 	must(t, store.Retry(ctx, e, start.Add(300*time.Millisecond)))
-	if got, _ := store.Claim(ctx, "b", 1, time.Minute); len(got) != 0 && time.Since(start) < 300*time.Millisecond {
+	// A claim made late (on a loaded machine) may get the entry: then it is b's claim.
+	got, _ := store.Claim(ctx, "b", 1, time.Minute)
+	if len(got) != 0 && time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("Claim right after Retry = %v; want none until notBefore", got)
 	}
-	var got []metadata.QueueEntry
-	testkit.WaitFor(t, func() error {
-		got, _ = store.Claim(ctx, "b", 1, time.Minute)
-		if len(got) == 0 {
-			return errors.New("not due yet")
-		}
-		return nil
-	})
+	if len(got) == 0 {
+		testkit.WaitFor(t, func() error {
+			got, _ = store.Claim(ctx, "b", 1, time.Minute)
+			if len(got) == 0 {
+				return errors.New("not due yet")
+			}
+			return nil
+		})
+	}
 	if d := time.Since(start); d < 280*time.Millisecond {
 		t.Errorf("entry due again after %s; want >= 300ms", d)
 	}

@@ -27,9 +27,10 @@ const (
 func shadowKey(t time.Time) string { return keyPrefix + "shadow:" + t.UTC().Format("2006010215") }
 
 // RecordShadow counts a login decided in shadow mode in its hour and, when rulehook disagrees,
-// records the would-be change in the audit trail (reason metadata.ReasonShadow). A zero l.Time is
-// now. Counters are never re-sent after a failure that may have reached Redis. Errors wrap
-// metadata.ErrInvalid (a bad user id) or metadata.ErrUnavailable.
+// records the would-be change in the audit trail (reason metadata.ReasonShadow), all in one
+// round trip. A zero l.Time is now. Counters and audit entries are never re-sent after a failure
+// that may have reached Redis. Errors wrap metadata.ErrInvalid (a bad user id, changes that are
+// not JSON: the login is counted all the same) or metadata.ErrUnavailable.
 func (s *Store) RecordShadow(ctx context.Context, l metadata.ShadowLogin) error {
 	if err := metadata.ValidateUserID(l.UserID); err != nil {
 		return err
@@ -48,14 +49,15 @@ func (s *Store) RecordShadow(ctx context.Context, l metadata.ShadowLogin) error 
 		_ = pipe.Process(ctx, once{redis.NewIntCmd(ctx, "hincrby", key, f, 1)})
 	}
 	pipe.Expire(ctx, key, ShadowTTL)
+	var auditErr error
+	if len(l.Kinds) != 0 {
+		auditErr = s.addAudit(ctx, pipe, metadata.AuditEntry{UserID: l.UserID, Time: l.Time,
+			Reason: metadata.ReasonShadow, RequestID: l.RequestID, Changes: l.Changes})
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fail("record shadow login", err)
 	}
-	if len(l.Kinds) == 0 {
-		return nil
-	}
-	return s.AppendAudit(ctx, metadata.AuditEntry{UserID: l.UserID, Time: l.Time, Reason: metadata.ReasonShadow,
-		RequestID: l.RequestID, Changes: l.Changes})
+	return auditErr
 }
 
 // ShadowStats sums the shadow-mode counts of the hours from since's to until's (at most

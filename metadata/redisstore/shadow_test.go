@@ -1,10 +1,13 @@
 package redisstore_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rulehook/rulehook/metadata"
+	"github.com/rulehook/rulehook/metadata/redisstore/redistest"
 )
 
 func TestShadowStatsByTheHour(t *testing.T) {
@@ -32,5 +35,30 @@ func TestShadowStatsByTheHour(t *testing.T) {
 	entries, _ := store.Audit(ctx, "", 10)
 	if len(entries) != 2 || entries[0].UserID != "auth0|d" || entries[0].Reason != metadata.ReasonShadow {
 		t.Errorf("audit = %+v; want the two disagreeing logins, newest first, reason shadow", entries)
+	}
+}
+
+// TestRecordShadowOneRoundTrip: a disagreeing shadow login's counts and its two audit entries
+// go to Redis in one pipeline.
+func TestRecordShadowOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	store, rdb := redistest.Start(t).Open(t)
+	ctx := context.Background()
+	if err := store.RecordShadow(ctx, metadata.ShadowLogin{UserID: "auth0|warm"}); err != nil {
+		t.Fatal(err) // warms the connection pool: no handshake below
+	}
+	hook := &countingHook{}
+	rdb.AddHook(hook)
+	l := metadata.ShadowLogin{UserID: "auth0|rt", Kinds: []string{metadata.ShadowPromote},
+		Changes: []metadata.Change{{Object: "app_metadata", Key: "roles", Before: []any{}, After: []any{"premium"}}}}
+	if err := store.RecordShadow(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	// HINCRBY logins and promote, EXPIRE, XADD to the user's stream and to the tenant's.
+	if hook.single != 0 || !slices.Equal(hook.pipelines, []int{5}) {
+		t.Errorf("client sent %d single commands and pipelines of %v; want 0 and [5]", hook.single, hook.pipelines)
+	}
+	if entries, err := store.Audit(ctx, "auth0|rt", 10); err != nil || len(entries) != 1 || entries[0].Reason != metadata.ReasonShadow {
+		t.Errorf("Audit(auth0|rt) = %+v, %v; want the shadow entry", entries, err)
 	}
 }

@@ -89,6 +89,15 @@ func TestCluster(t *testing.T) {
 	if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "volatile-lru" {
 		t.Errorf("MaxmemoryPolicy(cluster, one master volatile-lru) = %q, %v; want volatile-lru", p, err)
 	}
+	// Two evicting masters: the alphabetically first policy, whichever master answers first.
+	if _, err := c.Nodes()[0].Do("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if p, err := store.MaxmemoryPolicy(ctx); err != nil || p != "allkeys-lru" {
+			t.Errorf("MaxmemoryPolicy(cluster, allkeys-lru and volatile-lru) = %q, %v; want allkeys-lru", p, err)
+		}
+	}
 }
 
 // movedReplies sums the MOVED errors the cluster's nodes have answered (INFO errorstats).

@@ -19,6 +19,7 @@ const startTimeout = 10 * time.Second
 // --port, --bind 127.0.0.1, --dir (if Dir is set), --save "" and --appendonly no, then Args.
 type Config struct {
 	// Bin is the redis-server binary, a path or a name looked up on PATH; "" is "redis-server".
+	// A wrapper script must exec it: the started process must be the server itself.
 	Bin string
 	// Dir is the server's working directory and --dir, where a Cluster node keeps nodes.conf;
 	// "" leaves both to redis-server (the current directory), which writes nothing there while
@@ -159,8 +160,9 @@ func (s *Server) argv() []string {
 	return append(argv, s.cfg.Args...)
 }
 
-// launch starts the process on s.port and waits for PING; s.mu is held or s is not shared yet.
-// It returns errPortTaken when the server could not bind its port.
+// launch starts the process on s.port and waits until it answers PING; s.mu is held or s is not
+// shared yet. A PONG from another server on the port does not count. It returns errPortTaken
+// when the server could not bind its port.
 func (s *Server) launch() error {
 	cmd := exec.Command(s.cfg.Bin, s.argv()...)
 	cmd.Dir = s.cfg.Dir
@@ -183,7 +185,7 @@ func (s *Server) launch() error {
 			return fmt.Errorf("redis-server exited: %v", cmd.ProcessState)
 		default:
 		}
-		if reply, err := Do(s.Addr(), 200*time.Millisecond, "PING"); err == nil && reply == "PONG" {
+		if s.answersAs(cmd.Process.Pid) {
 			s.proc = p
 			return nil
 		}
@@ -194,6 +196,17 @@ func (s *Server) launch() error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// answersAs reports whether the server on s.port answers PING and is the process pid (INFO
+// server's process_id), not another server that took the port before ours could bind it.
+func (s *Server) answersAs(pid int) bool {
+	if reply, err := Do(s.Addr(), 200*time.Millisecond, "PING"); err != nil || reply != "PONG" {
+		return false
+	}
+	info, err := Do(s.Addr(), 200*time.Millisecond, "INFO", "server")
+	text, _ := info.(string)
+	return err == nil && strings.Contains(text, "\r\nprocess_id:"+strconv.Itoa(pid)+"\r\n")
 }
 
 // freePort returns a port that was free on 127.0.0.1 a moment ago; with bus, port+10000 too.

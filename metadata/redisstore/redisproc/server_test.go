@@ -78,6 +78,24 @@ func TestLaunchTellsATakenPort(t *testing.T) {
 	}
 }
 
+// TestLaunchIgnoresAnotherServersPong: a second server launched on a running server's port fails
+// to bind; the first one's PONG must not pass for the second's start.
+func TestLaunchIgnoresAnotherServersPong(t *testing.T) {
+	first, err := Start(Config{Bin: bin(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Stop()
+	s := &Server{cfg: Config{Bin: bin(t)}, port: first.Port(), out: &tail{}}
+	if err := s.launch(); !errors.Is(err, errPortTaken) {
+		s.Stop()
+		t.Fatalf("launch on a running server's port: %v; want errPortTaken", err)
+	}
+	if s.Running() {
+		t.Errorf("Running() after a failed launch = true; want false")
+	}
+}
+
 func TestStartErrorNamesAMissingBinary(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-redis-server")
 	if s, err := Start(Config{Bin: missing}); err == nil || !strings.Contains(err.Error(), missing) {
