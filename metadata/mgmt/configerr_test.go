@@ -96,6 +96,44 @@ func TestPersistent401RefreshesTokenOnce(t *testing.T) {
 	}
 }
 
+// TestSecond401DuringARefreshJoinsIt: two calls hold the same token and both get 401. The first
+// drops it and fetches a new one; the second, coming while that fetch is under way (the cache
+// empty, the refresh of the last 30 s used up), is a rotation, not a configuration error: it
+// joins the fetch, and both get the new token from one request.
+func TestSecond401DuringARefreshJoinsIt(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	old, err := e.w.tokens.Token(ctx)
+	if err != nil {
+		t.Fatalf("Token = %v", err)
+	}
+	release := make(chan struct{})
+	e.tenant.SetFault(http.MethodPost, "/oauth/token", mgmttest.Fault{Release: release, Times: 1})
+	if !e.w.tokens.refreshFor(old) {
+		t.Fatal("refreshFor after the first 401 = false; want a refresh")
+	}
+	tokens := make(chan string, 2) // "" when Token failed
+	fetch := func() {
+		tok, _ := e.w.tokens.Token(ctx)
+		tokens <- tok
+	}
+	go fetch()
+	testkit.WaitUntil(t, "the refresh at the tenant", func() bool { return e.tenant.TokenRequests() == 2 })
+	if !e.w.tokens.refreshFor(old) {
+		t.Fatal("refreshFor after the second 401, during the refresh = false (a configuration error); want true, to join it")
+	}
+	go fetch()
+	close(release)
+	for range 2 {
+		if tok := <-tokens; tok == old || tok == "" {
+			t.Errorf("token after the refresh = %q; want a new one", tok)
+		}
+	}
+	if n := e.tenant.TokenRequests(); n != 2 {
+		t.Errorf("token requests = %d; want 2 (the first, and one refresh both calls share)", n)
+	}
+}
+
 // TestBreakerCountsWriteFailuresDespiteReads: the worker's GETs succeed while every PATCH fails
 // with 503; the breaker still opens, because a read that succeeds does not close it.
 func TestBreakerCountsWriteFailuresDespiteReads(t *testing.T) {
