@@ -315,8 +315,8 @@ func (w *Writer) getUser(ctx context.Context, id string) (metadata.User, error) 
 func checkedUser(op, want, raw string) (metadata.User, error) {
 	u, err := metadata.DecodeUser([]byte(raw))
 	switch {
-	case err != nil:
-		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK, cause: err}
+	case err != nil: // the message only: DecodeUser's error wraps ErrInvalid, a caller's fault
+		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK, cause: errors.New(err.Error())}
 	case want != "" && u.ID != want:
 		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK,
 			cause: errors.New("the answer is not the user asked for")}
