@@ -253,6 +253,20 @@ func TestUser(t *testing.T) {
 	}
 }
 
+// An id that holds an email stays out of User's errors, the gate's refusal included: LogID hashes it.
+func TestUserErrorsHashAnEmailID(t *testing.T) {
+	e := newEnv(t)
+	const id = "email|ann@example.test"
+	e.tenant.SetFault(http.MethodGet, "", mgmttest.Fault{Status: http.StatusTooManyRequests, Reset: time.Now().Add(time.Hour), Times: 1})
+	for _, what := range []string{"429", "gate closed"} {
+		_, err := e.w.User(context.Background(), id)
+		if !errors.Is(err, metadata.ErrRateLimited) || strings.Contains(err.Error(), "ann@") ||
+			!strings.Contains(err.Error(), metadata.LogID(id)) {
+			t.Errorf("User(%s) = %v; want ErrRateLimited naming the user %s", what, err, metadata.LogID(id))
+		}
+	}
+}
+
 func TestWriteReturnsWithinDeadlineWhenTenantHangs(t *testing.T) {
 	for _, path := range []string{"/api/v2/users/*", "/oauth/token"} {
 		t.Run(path, func(t *testing.T) {
