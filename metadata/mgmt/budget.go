@@ -88,7 +88,7 @@ func (b *Budget) try(p Priority, book bool) (until time.Time, changed <-chan str
 	defer b.mu.Unlock()
 	now := b.now()
 	if p == Background {
-		if paced, until := b.pacedLocked(now); paced {
+		if paced, until := b.pacedLocked(now, book); paced {
 			return until, b.changed, false
 		}
 	}
