@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
-	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
 	"github.com/sony/gobreaker/v2"
 
@@ -201,14 +200,7 @@ func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) 
 		w.gate.observe(status, header)
 		return nil
 	}
-	var ans *retryableAnswer
-	var apiErr *core.APIError
-	switch {
-	case errors.As(err, &ans):
-		status, header = ans.status, ans.header
-	case errors.As(err, &apiErr) && apiErr.StatusCode != 0:
-		status, header = apiErr.StatusCode, apiErr.Header
-	default:
+	if status, header = StatusOf(err); status == 0 {
 		w.stats.count(0)
 		return &callError{op: op, kind: ctxKind(ctx), cause: transportError(err)}
 	}
