@@ -126,13 +126,14 @@ type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.
 // call runs do once: not at all while the budget refuses it (Budget.Wait, with ctx's priority) or
 // the breaker is open, otherwise with a cached token, without go-auth0's retrier (whose sleeps
 // ignore the context), and bounded by ctx.
-// A configuration error parks the calls of its kind: they are not made until it ends.
+// A configuration error parks the calls of its kind: they are not made until it ends, and are
+// refused before the budget, so that they neither wait for it nor book a call.
 func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
-	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
-		return notSent(ctx, op, err)
-	}
 	if parked, until := w.park.blocked(op); parked {
 		return &callError{op: op, kind: kindConfig, reset: until, noCall: true}
+	}
+	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
+		return notSent(ctx, op, err)
 	}
 	_, err := w.breaker.Execute(func() (struct{}, error) {
 		err := w.attempt(ctx, op, do)

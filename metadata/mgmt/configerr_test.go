@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -131,6 +132,30 @@ func TestSecond401DuringARefreshJoinsIt(t *testing.T) {
 	}
 	if n := e.tenant.TokenRequests(); n != 2 {
 		t.Errorf("token requests = %d; want 2 (the first, and one refresh both calls share)", n)
+	}
+}
+
+// TestParkedCallBooksNothing: a call of a parked kind is refused before the budget: it lowers
+// the estimate of the tenant's bucket by nothing, and nothing is sent.
+func TestParkedCallBooksNothing(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.PutUser(tenantUser("auth0|park", nil, nil))
+	e.tenant.SetFault(http.MethodGet, "/api/v2/users/*", mgmttest.InsufficientScope("read:users"))
+	if _, err := e.w.User(context.Background(), "auth0|park"); err == nil {
+		t.Fatal("User with a 403 = nil; want a configuration error")
+	}
+	before, calls := e.w.Stats().Gate.Remaining, len(e.tenant.Requests())
+	if before < 0 {
+		t.Fatalf("Remaining after an answer = %d; want its X-RateLimit-Remaining", before)
+	}
+	if _, err := e.w.User(context.Background(), "auth0|park"); !errors.Is(err, metadata.ErrUnavailable) {
+		t.Errorf("User while reads are parked = %v; want ErrUnavailable", err)
+	}
+	if after := e.w.Stats().Gate.Remaining; after != before {
+		t.Errorf("Remaining after a parked call = %d; want %d (nothing booked)", after, before)
+	}
+	if n := len(e.tenant.Requests()); n != calls {
+		t.Errorf("tenant saw %d requests from a parked call; want 0", n-calls)
 	}
 }
 
