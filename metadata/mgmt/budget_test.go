@@ -10,6 +10,7 @@ import (
 
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // rateHeaders are the X-RateLimit headers of an answer.
@@ -64,6 +65,7 @@ func TestBudgetWakesBackgroundOnAnAnswer(t *testing.T) {
 	b.Observe(200, rateHeaders(100, 1, time.Now().Add(time.Hour)))
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(context.Background(), Background) }()
+	testkit.WaitUntil(t, "the Background Wait blocked", func() bool { return b.waiters.Load() == 1 })
 	b.Observe(200, rateHeaders(100, 50, time.Now().Add(time.Hour))) // another replica's call saw more
 	select {
 	case err := <-done:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,7 +46,8 @@ const (
 type Budget struct {
 	now     func() time.Time
 	log     *slog.Logger
-	reserve int64 // tokens Background leaves to Foreground; negative: none
+	reserve int64        // tokens Background leaves to Foreground; negative: none
+	waiters atomic.Int64 // calls blocked in wait, for tests to know a waiter is there
 
 	mu          sync.Mutex
 	closedUntil time.Time
