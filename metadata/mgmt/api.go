@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auth0/go-auth0/v3/management"
-	"github.com/auth0/go-auth0/v3/management/core"
 	"github.com/auth0/go-auth0/v3/management/option"
 	"github.com/sony/gobreaker/v2"
 
@@ -127,13 +126,14 @@ type apiCall func(ctx context.Context, opts ...option.RequestOption) (int, http.
 // call runs do once: not at all while the budget refuses it (Budget.Wait, with ctx's priority) or
 // the breaker is open, otherwise with a cached token, without go-auth0's retrier (whose sleeps
 // ignore the context), and bounded by ctx.
-// A configuration error parks the calls of its kind: they are not made until it ends.
+// A configuration error parks the calls of its kind: they are not made until it ends, and are
+// refused before the budget, so that they neither wait for it nor book a call.
 func (w *Writer) call(ctx context.Context, op string, do apiCall) error {
-	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
-		return notSent(ctx, op, err)
-	}
 	if parked, until := w.park.blocked(op); parked {
 		return &callError{op: op, kind: kindConfig, reset: until, noCall: true}
+	}
+	if err := w.gate.Wait(ctx, PriorityOf(ctx)); err != nil {
+		return notSent(ctx, op, err)
 	}
 	_, err := w.breaker.Execute(func() (struct{}, error) {
 		err := w.attempt(ctx, op, do)
@@ -201,14 +201,7 @@ func (w *Writer) send(ctx context.Context, op string, do apiCall, token string) 
 		w.gate.observe(status, header)
 		return nil
 	}
-	var ans *retryableAnswer
-	var apiErr *core.APIError
-	switch {
-	case errors.As(err, &ans):
-		status, header = ans.status, ans.header
-	case errors.As(err, &apiErr) && apiErr.StatusCode != 0:
-		status, header = apiErr.StatusCode, apiErr.Header
-	default:
+	if status, header = StatusOf(err); status == 0 {
 		w.stats.count(0)
 		return &callError{op: op, kind: ctxKind(ctx), cause: transportError(err)}
 	}
@@ -315,8 +308,8 @@ func (w *Writer) getUser(ctx context.Context, id string) (metadata.User, error) 
 func checkedUser(op, want, raw string) (metadata.User, error) {
 	u, err := metadata.DecodeUser([]byte(raw))
 	switch {
-	case err != nil:
-		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK, cause: err}
+	case err != nil: // the message only: DecodeUser's error wraps ErrInvalid, a caller's fault
+		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK, cause: errors.New(err.Error())}
 	case want != "" && u.ID != want:
 		return metadata.User{}, &callError{op: op, kind: kindTransient, status: http.StatusOK,
 			cause: errors.New("the answer is not the user asked for")}

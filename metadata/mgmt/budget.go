@@ -70,14 +70,14 @@ func (b *Budget) wait(ctx context.Context, p Priority, book bool) error {
 			return &metadata.RateLimitError{Reset: until}
 		}
 		t := time.NewTimer(until.Sub(b.now()))
-		select {
+		b.waiters.Add(1)
+		select { // the loop's first check returns ctx's error
 		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
 		case <-t.C:
 		case <-changed:
-			t.Stop()
 		}
+		b.waiters.Add(-1)
+		t.Stop()
 	}
 }
 
@@ -88,7 +88,7 @@ func (b *Budget) try(p Priority, book bool) (until time.Time, changed <-chan str
 	defer b.mu.Unlock()
 	now := b.now()
 	if p == Background {
-		if paced, until := b.pacedLocked(now); paced {
+		if paced, until := b.pacedLocked(now, book); paced {
 			return until, b.changed, false
 		}
 	}

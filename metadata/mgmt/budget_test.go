@@ -10,6 +10,7 @@ import (
 
 	"github.com/rulehook/rulehook/metadata"
 	"github.com/rulehook/rulehook/metadata/mgmt/mgmttest"
+	"github.com/rulehook/rulehook/metadata/testkit"
 )
 
 // rateHeaders are the X-RateLimit headers of an answer.
@@ -64,6 +65,7 @@ func TestBudgetWakesBackgroundOnAnAnswer(t *testing.T) {
 	b.Observe(200, rateHeaders(100, 1, time.Now().Add(time.Hour)))
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(context.Background(), Background) }()
+	testkit.WaitUntil(t, "the Background Wait blocked", func() bool { return b.waiters.Load() == 1 })
 	b.Observe(200, rateHeaders(100, 50, time.Now().Add(time.Hour))) // another replica's call saw more
 	select {
 	case err := <-done:
@@ -90,6 +92,34 @@ func TestBudgetProbesOnceAfterTheReset(t *testing.T) {
 	}
 	if d := b.delay(Background); d != probeWait {
 		t.Errorf("delay after the probe = %s; want %s, until its answer", d, probeWait)
+	}
+}
+
+// Looking at the budget (State, and so Stats and Gate; the worker's pause; ready) does not hand
+// out the probe due after the reset: the call that books it does, and the next probe waits
+// probeWait from that call, not from the look.
+func TestBudgetLooksDoNotTakeTheProbe(t *testing.T) {
+	now := time.Now()
+	b := newBudget(BudgetOptions{Reserve: 1, Now: func() time.Time { return now }})
+	reset := now.Truncate(time.Second).Add(2 * time.Second)
+	b.Observe(200, rateHeaders(2, 1, reset))
+	now = reset
+	if s := b.State(); s.Paced || s.Remaining != 1 {
+		t.Errorf("State at the reset = %+v; want not paced (the probe is due), 1 left (nothing booked)", s)
+	}
+	if d := b.delay(Background); d != 0 {
+		t.Errorf("delay at the reset = %s; want 0", d)
+	}
+	if err := b.ready(soon(t), Background); err != nil {
+		t.Errorf("ready at the reset = %v; want nil", err)
+	}
+	now = now.Add(900 * time.Millisecond)
+	if err := b.Wait(soon(t), Background); err != nil {
+		t.Fatalf("Background Wait after the looks = %v; want the probe through", err)
+	}
+	now = now.Add(200 * time.Millisecond)
+	if d, want := b.delay(Background), probeWait-200*time.Millisecond; d != want {
+		t.Errorf("delay 200ms after the probe = %s; want %s, probeWait from the probe", d, want)
 	}
 }
 

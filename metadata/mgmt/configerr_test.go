@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -93,6 +94,68 @@ func TestPersistent401RefreshesTokenOnce(t *testing.T) {
 	}
 	if d := e.depth(); d != 1 {
 		t.Errorf("queue depth = %d; want 1 (kept)", d)
+	}
+}
+
+// TestSecond401DuringARefreshJoinsIt: two calls hold the same token and both get 401. The first
+// drops it and fetches a new one; the second, coming while that fetch is under way (the cache
+// empty, the refresh of the last 30 s used up), is a rotation, not a configuration error: it
+// joins the fetch, and both get the new token from one request.
+func TestSecond401DuringARefreshJoinsIt(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	old, err := e.w.tokens.Token(ctx)
+	if err != nil {
+		t.Fatalf("Token = %v", err)
+	}
+	release := make(chan struct{})
+	e.tenant.SetFault(http.MethodPost, "/oauth/token", mgmttest.Fault{Release: release, Times: 1})
+	if !e.w.tokens.refreshFor(old) {
+		t.Fatal("refreshFor after the first 401 = false; want a refresh")
+	}
+	tokens := make(chan string, 2) // "" when Token failed
+	fetch := func() {
+		tok, _ := e.w.tokens.Token(ctx)
+		tokens <- tok
+	}
+	go fetch()
+	testkit.WaitUntil(t, "the refresh at the tenant", func() bool { return e.tenant.TokenRequests() == 2 })
+	if !e.w.tokens.refreshFor(old) {
+		t.Fatal("refreshFor after the second 401, during the refresh = false (a configuration error); want true, to join it")
+	}
+	go fetch()
+	close(release)
+	for range 2 {
+		if tok := <-tokens; tok == old || tok == "" {
+			t.Errorf("token after the refresh = %q; want a new one", tok)
+		}
+	}
+	if n := e.tenant.TokenRequests(); n != 2 {
+		t.Errorf("token requests = %d; want 2 (the first, and one refresh both calls share)", n)
+	}
+}
+
+// TestParkedCallBooksNothing: a call of a parked kind is refused before the budget: it lowers
+// the estimate of the tenant's bucket by nothing, and nothing is sent.
+func TestParkedCallBooksNothing(t *testing.T) {
+	e := newEnv(t)
+	e.tenant.PutUser(tenantUser("auth0|park", nil, nil))
+	e.tenant.SetFault(http.MethodGet, "/api/v2/users/*", mgmttest.InsufficientScope("read:users"))
+	if _, err := e.w.User(context.Background(), "auth0|park"); err == nil {
+		t.Fatal("User with a 403 = nil; want a configuration error")
+	}
+	before, calls := e.w.Stats().Gate.Remaining, len(e.tenant.Requests())
+	if before < 0 {
+		t.Fatalf("Remaining after an answer = %d; want its X-RateLimit-Remaining", before)
+	}
+	if _, err := e.w.User(context.Background(), "auth0|park"); !errors.Is(err, metadata.ErrUnavailable) {
+		t.Errorf("User while reads are parked = %v; want ErrUnavailable", err)
+	}
+	if after := e.w.Stats().Gate.Remaining; after != before {
+		t.Errorf("Remaining after a parked call = %d; want %d (nothing booked)", after, before)
+	}
+	if n := len(e.tenant.Requests()); n != calls {
+		t.Errorf("tenant saw %d requests from a parked call; want 0", n-calls)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,7 +46,8 @@ const (
 type Budget struct {
 	now     func() time.Time
 	log     *slog.Logger
-	reserve int64 // tokens Background leaves to Foreground; negative: none
+	reserve int64        // tokens Background leaves to Foreground; negative: none
+	waiters atomic.Int64 // calls blocked in wait, for tests to know a waiter is there
 
 	mu          sync.Mutex
 	closedUntil time.Time
@@ -160,8 +162,9 @@ func (b *Budget) reserveLocked() int64 {
 
 // pacedLocked reports whether a Background call must wait for the reset, and until when. Once
 // the reset (and the strain's extra wait) has passed the tenant has added at least one token:
-// the estimate lets one call through, whose answer says how many.
-func (b *Budget) pacedLocked(now time.Time) (bool, time.Time) {
+// the estimate lets one call through, whose answer says how many. Only a call that books (book)
+// takes that probe and starts its probeWait; a look (state, delay, ready) changes nothing.
+func (b *Budget) pacedLocked(now time.Time, book bool) (bool, time.Time) {
 	r := b.reserveLocked()
 	if !b.known || r < 0 || b.remaining > r {
 		return false, time.Time{}
@@ -169,7 +172,9 @@ func (b *Budget) pacedLocked(now time.Time) (bool, time.Time) {
 	if b.next.After(now) {
 		return true, b.next
 	}
-	b.remaining, b.next = r+1, now.Add(probeWait)
+	if book {
+		b.remaining, b.next = r+1, now.Add(probeWait)
+	}
 	return false, time.Time{}
 }
 
@@ -196,7 +201,7 @@ func (b *Budget) state() GateState {
 	if b.known {
 		s.Remaining = b.remaining
 	}
-	paced, until := b.pacedLocked(now)
+	paced, until := b.pacedLocked(now, false)
 	s.Paced = paced
 	switch {
 	case s.Closed:
@@ -207,7 +212,8 @@ func (b *Budget) state() GateState {
 	return s
 }
 
-// State returns the budget's state now. It makes no call.
+// State returns the budget's state now. It makes no call and books nothing: a probe due is left
+// to the call that takes it.
 func (b *Budget) State() GateState { return b.state() }
 
 func parseUnix(v string) (time.Time, bool) {

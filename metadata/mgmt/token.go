@@ -87,13 +87,14 @@ func (s *tokenSource) grant(ctx context.Context) (grant, error) {
 }
 
 // refreshFor is called after the API refused token with 401. It returns true when the caller
-// should try once more with Token: another caller has replaced the token already, or a refresh
-// is allowed (none was forced in the last forcedRefreshEvery) and token has been dropped. False
-// means the refusal survives a fresh token: a configuration error.
+// should try once more with Token: another caller has replaced or dropped the token already (the
+// caller then gets the new one, or joins the fetch under way), or a refresh is allowed (none was
+// forced in the last forcedRefreshEvery) and token has been dropped. False means the refusal
+// survives a fresh token: a configuration error.
 func (s *tokenSource) refreshFor(token string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur.token != "" && s.cur.token != token {
+	if s.cur.token != token {
 		return true
 	}
 	now := s.now()
@@ -101,9 +102,7 @@ func (s *tokenSource) refreshFor(token string) bool {
 		return false
 	}
 	s.forced = now
-	if s.cur.token == token {
-		s.cur = grant{}
-	}
+	s.cur = grant{}
 	return true
 }
 

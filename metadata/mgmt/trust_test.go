@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -75,6 +76,25 @@ func TestUserAndListingMatchKeysExactly(t *testing.T) {
 		}
 		if _, has := got.DisplayName(); has {
 			t.Errorf("%s: displayName found; want none (\"\", and DisplayName is another key)", what)
+		}
+	}
+}
+
+// TestBadUserBodyIsUnavailableNotInvalid: a 200 whose user does not decode is the tenant's fault,
+// ErrUnavailable; never ErrInvalid, which says the caller's request was bad (reconcile reports it
+// as a usage error).
+func TestBadUserBodyIsUnavailableNotInvalid(t *testing.T) {
+	e := newEnv(t)
+	id := "auth0|body"
+	e.tenant.PutUser(tenantUser(id, nil, nil))
+	e.tenant.SetFault(http.MethodGet, "/api/v2/users/"+id, mgmttest.Fault{Status: http.StatusOK, Body: `{}`})
+	e.tenant.SetFault(http.MethodGet, "/api/v2/users", mgmttest.Fault{Status: http.StatusOK,
+		Body: `{"start":0,"limit":10,"length":1,"total":1,"users":[{}]}`})
+	_, err := e.w.User(context.Background(), id)
+	_, _, listErr := e.w.ListUsers(context.Background(), 0, 10)
+	for what, err := range map[string]error{"User": err, "ListUsers": listErr} {
+		if !errors.Is(err, metadata.ErrUnavailable) || errors.Is(err, metadata.ErrInvalid) {
+			t.Errorf("%s answered a user {} = %v; want ErrUnavailable, not ErrInvalid", what, err)
 		}
 	}
 }

@@ -234,7 +234,7 @@ func (w *Writer) User(ctx context.Context, id string) (metadata.User, error) {
 		return metadata.User{}, err
 	}
 	if err := w.gate.ready(ctx, PriorityOf(ctx)); err != nil {
-		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", id, notSent(ctx, "GET user", err))
+		return metadata.User{}, fmt.Errorf("mgmt: read user %s: %w", metadata.LogID(id), notSent(ctx, "GET user", err))
 	}
 	callCtx, cancel, ok := w.callContext(ctx, 0)
 	if !ok {
