@@ -190,9 +190,12 @@ func (s *stack) serve(ctx context.Context, cfg config, logger *slog.Logger, main
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	if s.writer != nil {
+		// Outside management mode rulehook writes only the app API's own writes: the Action, or
+		// the old Rules in shadow mode, write what the rules decide.
+		opts := mgmt.WorkerOptions{ExplicitOnly: cfg.WriteMode != writeModeManagement}
 		for i := range cfg.QueueWorkers {
 			workers.Go(func() {
-				err := s.writer.RunWorker(workCtx, workerName(i), mgmt.WorkerOptions{})
+				err := s.writer.RunWorker(workCtx, workerName(i), opts)
 				if err != nil && workCtx.Err() == nil {
 					logger.Error("retry-queue worker stopped", "error", err)
 				}

@@ -87,11 +87,17 @@ func (e *env) newWriter(tweak ...func(*Config)) *Writer {
 	return w
 }
 
-// startWorker runs w's worker until the test ends (or stop is called) and checks it returns nil.
+// startWorker runs w's worker with testWorker's options until the test ends (or stop is
+// called) and checks it returns nil.
 func (e *env) startWorker(w *Writer, consumer string) (stop func()) {
+	return e.startWorkerWith(w, consumer, testWorker)
+}
+
+// startWorkerWith is startWorker with opts.
+func (e *env) startWorkerWith(w *Writer, consumer string, opts WorkerOptions) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.RunWorker(ctx, consumer, testWorker) }()
+	go func() { done <- w.RunWorker(ctx, consumer, opts) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

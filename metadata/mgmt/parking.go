@@ -150,7 +150,7 @@ func (p *parkLot) count() int64 {
 
 // ConfigError returns the Management API configuration error that is not resolved yet: one
 // refused call of its kind has not been followed by one that succeeded. ok is false when there is
-// none. `rulehook doctor` and the metrics read it.
+// none. Stats.ConfigParked (the metric rulehook_mgmt_config_error) reports whether there is one.
 func (w *Writer) ConfigError() (ConfigError, bool) { return w.park.current() }
 
 // scopeName is what Auth0 calls a Management API scope: "update:users_app_metadata".

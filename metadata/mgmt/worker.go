@@ -43,6 +43,11 @@ type WorkerOptions struct {
 	// Interval is the least time between two Management API calls of this worker (default 0: as
 	// fast as the Writer's Budget lets Background calls go).
 	Interval time.Duration
+	// ExplicitOnly applies only what an entry writes on its own (the app API's displayName), not a
+	// re-run of the rules: in WRITE_MODE action or shadow another party writes what the rules
+	// decide (CONTRACT: exactly one writer per key), so a re-run that an earlier management-mode
+	// process queued is dropped with the rest of the entry written.
+	ExplicitOnly bool
 }
 
 func (o WorkerOptions) withDefaults(timeout time.Duration) (WorkerOptions, error) {
@@ -148,8 +153,9 @@ func (k *worker) pause() time.Duration {
 
 func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 	w := k.w
+	rerun := e.Rerun && !k.opts.ExplicitOnly
 	var plays metadata.PlayCount
-	if e.Rerun {
+	if rerun {
 		p, err := w.plays.PlayCount(ctx, e.UserID)
 		if err != nil {
 			k.retry(ctx, e, k.backoff(e.Attempts), "play count unavailable", err)
@@ -166,7 +172,7 @@ func (k *worker) apply(ctx context.Context, e metadata.QueueEntry) {
 		return
 	}
 	patch := e.Explicit.Effective(u)
-	if e.Rerun {
+	if rerun {
 		d := w.cfg.Policy.Decide(metadata.Input{User: patch.Apply(u)}.WithPlays(plays))
 		patch = patch.Merge(d.Patch)
 	}

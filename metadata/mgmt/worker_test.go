@@ -389,6 +389,26 @@ func TestRerunPromotesWithoutLogin(t *testing.T) {
 	testkit.WaitUntil(t, "the drop", func() bool { return e.w.Stats().Dropped == 1 && e.depth() == 0 })
 }
 
+// TestExplicitOnlyWorkerDropsRuleReruns: outside management mode the worker does not write what
+// the rules decide: a re-run queued (by an earlier management-mode process) is taken off the
+// queue, and nothing is PATCHed.
+func TestExplicitOnlyWorkerDropsRuleReruns(t *testing.T) {
+	e := newEnv(t)
+	const id = "auth0|player"
+	e.tenant.PutUser(tenantUser(id, []any{"admin"}, "Pat"))
+	e.setPlays(id, 100)
+	if err := e.w.Rerun(context.Background(), id, metadata.ReasonPlay, "req-play"); err != nil {
+		t.Fatal(err)
+	}
+	opts := testWorker
+	opts.ExplicitOnly = true
+	e.startWorkerWith(e.w, "w1", opts)
+	testkit.WaitUntil(t, "the entry handled", func() bool { return e.w.Stats().Unchanged == 1 && e.depth() == 0 })
+	if n := e.tenant.Count(http.MethodPatch, "/api/v2/users"); n != 0 || !reflect.DeepEqual(roles(e.user(id)), []any{"admin"}) {
+		t.Errorf("PATCHes = %d, roles %v; want 0 and [admin] (not promoted by this worker)", n, roles(e.user(id)))
+	}
+}
+
 func TestWorkerPacesWhenRemainingIsLow(t *testing.T) {
 	e := newEnv(t)
 	const id = "auth0|paced"
